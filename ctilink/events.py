@@ -187,6 +187,18 @@ class SwitchShutdown(Event):
     """SHUTDOWN: the switch is going down; its channels will vanish."""
 
 
+class Resynced(Event):
+    """End of a resync: FreeSWITCH has exactly the channels in ``uuids`` (as of the snapshot).
+
+    Emitted after the resync events of a (re)connect and before any live event of the new
+    session, always with ``resync=True``. Channels the engine believes alive on this node
+    that are not listed ended while nobody was listening.
+    """
+
+    uuids: list[str] = Field(default_factory=list)
+    resync: bool = True
+
+
 class RawEvent(Event):
     """Any event without a dedicated type. Headers are decoded values, the body is data."""
 
@@ -217,6 +229,7 @@ AnyEvent = (
     | JobCompleted
     | Heartbeat
     | SwitchShutdown
+    | Resynced
     | RawEvent
 )
 
@@ -245,5 +258,6 @@ __all__ = [
     "JobCompleted",
     "MachineDetected",
     "RawEvent",
+    "Resynced",
     "SwitchShutdown",
 ]

@@ -1,0 +1,222 @@
+"""Agent state machine: one Enum of states, one transition table, the Agent record.
+
+Rules:
+- An agent is in exactly one :class:`AgentState`. The only way to change it is
+  :meth:`Agent.apply`, which looks the (state, event) pair up in :data:`TRANSITIONS` and raises
+  :class:`~ctilink.core.errors.IllegalTransition` (naming both) for anything else.
+- Pending wishes (not ready after this call, log out after this call) are *flags*, not states:
+  the engine picks the event whose target honours them (e.g. ``WRAP_UP_END_PAUSE``) so one real
+  change produces exactly one notification.
+- Holding a call is a flag on the agent's leg, with its time counted, not a state.
+- Presence (is the phone registered) and foreign channels (calls on the agent's phone that did
+  not come from a queue) are facts about the agent's endpoints, tracked here and consulted by the
+  engine when it decides whether the agent may be offered a call.
+
+Theory: this module owns the agent's lifecycle and its bookkeeping (idle-since time, counters,
+endpoint facts). It never knows about queues, calls or commands; the engine does the wiring.
+
+Endpoint <-> registration mapping (documented in docs/engine.md):
+``user/1001`` -> user ``1001`` in ``EngineConfig.default_realm`` (any realm if that is None);
+``user/1001@example.com`` -> ``1001@example.com``;
+``sofia/<profile>/1001@host[:port]`` (optionally ``sip:1001@...``) -> ``1001@host``;
+anything else (gateways, loopback, ...) has no registration and is never blocked by presence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ctilink.core.config import AgentProfile
+from ctilink.core.errors import IllegalTransition
+
+
+class AgentState(StrEnum):
+    LOGGED_OUT = "logged-out"
+    AVAILABLE = "available"
+    NOT_READY = "not-ready"
+    RESERVED = "reserved"  # a call is being offered (ringing)
+    ON_CALL = "on-call"
+    WRAP_UP = "wrap-up"
+
+
+class AgentEvent(StrEnum):
+    LOGIN = "login"
+    LOGIN_NOT_READY = "login-not-ready"
+    LOGOUT = "logout"
+    READY = "ready"
+    NOT_READY = "not-ready"
+    OFFER = "offer"
+    OFFER_CLOSED = "offer-closed"
+    OFFER_CLOSED_PAUSE = "offer-closed-pause"
+    OFFER_CLOSED_LOGOUT = "offer-closed-logout"
+    ANSWER = "answer"
+    DIRECT_CALL = "direct-call"
+    HANGUP = "hangup"
+    HANGUP_NO_WRAP = "hangup-no-wrap"
+    HANGUP_PAUSE = "hangup-pause"
+    HANGUP_LOGOUT = "hangup-logout"
+    WRAP_UP_END = "wrap-up-end"
+    WRAP_UP_END_PAUSE = "wrap-up-end-pause"
+    WRAP_UP_END_LOGOUT = "wrap-up-end-logout"
+    EXTEND_WRAP_UP = "extend-wrap-up"
+
+
+S = AgentState
+E = AgentEvent
+
+TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
+    S.LOGGED_OUT: {
+        E.LOGIN: S.AVAILABLE,
+        E.LOGIN_NOT_READY: S.NOT_READY,
+    },
+    S.AVAILABLE: {
+        E.LOGOUT: S.LOGGED_OUT,
+        E.NOT_READY: S.NOT_READY,
+        E.OFFER: S.RESERVED,
+        E.DIRECT_CALL: S.ON_CALL,
+    },
+    S.NOT_READY: {
+        E.LOGOUT: S.LOGGED_OUT,
+        E.READY: S.AVAILABLE,
+        E.NOT_READY: S.NOT_READY,  # change of reason
+    },
+    S.RESERVED: {
+        E.OFFER: S.RESERVED,  # ring-all re-offer or a second line (max_calls > 1)
+        E.ANSWER: S.ON_CALL,
+        E.OFFER_CLOSED: S.AVAILABLE,
+        E.OFFER_CLOSED_PAUSE: S.NOT_READY,
+        E.OFFER_CLOSED_LOGOUT: S.LOGGED_OUT,
+    },
+    S.ON_CALL: {
+        E.OFFER: S.ON_CALL,  # second line (max_calls > 1)
+        E.ANSWER: S.ON_CALL,
+        E.HANGUP: S.WRAP_UP,
+        E.HANGUP_NO_WRAP: S.AVAILABLE,
+        E.HANGUP_PAUSE: S.NOT_READY,
+        E.HANGUP_LOGOUT: S.LOGGED_OUT,
+    },
+    S.WRAP_UP: {
+        E.WRAP_UP_END: S.AVAILABLE,
+        E.WRAP_UP_END_PAUSE: S.NOT_READY,
+        E.WRAP_UP_END_LOGOUT: S.LOGGED_OUT,
+        E.EXTEND_WRAP_UP: S.WRAP_UP,
+        E.LOGOUT: S.LOGGED_OUT,
+    },
+}
+
+del S, E
+
+
+def transition(state: AgentState, event: AgentEvent, subject: str) -> AgentState:
+    """The target of ``event`` in ``state``, or IllegalTransition naming both."""
+    target = TRANSITIONS[state].get(event)
+    if target is None:
+        raise IllegalTransition("agent", subject, state.value, event.value)
+    return target
+
+
+def registration_key(endpoint: str, default_realm: str | None) -> tuple[str, str | None] | None:
+    """``(user, realm-or-None)`` a dial string registers as, or None if it does not register."""
+    parts = endpoint.split("/")
+    if len(parts) == 2 and parts[0] == "user":
+        user, _, realm = parts[1].partition("@")
+        return (user, realm or default_realm) if user else None
+    if len(parts) == 3 and parts[0] == "sofia" and parts[1] != "gateway":
+        target = parts[2]
+        if target.startswith("sip:"):
+            target = target[4:]
+        user, at, host = target.partition("@")
+        if not user or not at:
+            return None
+        return (user, host.split(":", 1)[0] or None)
+    return None
+
+
+def channel_user(channel_name: str | None) -> tuple[str, str] | None:
+    """``(sofia profile, user)`` of a channel name like ``sofia/internal/1001@10.0.0.5:5060``."""
+    if not channel_name or not channel_name.startswith("sofia/"):
+        return None
+    parts = channel_name.split("/", 2)
+    if len(parts) != 3:
+        return None
+    target = parts[2]
+    if target.startswith("sip:"):
+        target = target[4:]
+    user = target.split("@", 1)[0]
+    return (parts[1], user) if user else None
+
+
+@dataclass(slots=True)
+class Agent:
+    """Runtime record of one agent (owned and mutated by the engine only)."""
+
+    profile: AgentProfile
+    seq: int  # upsert order: tie-breaker and linear/round-robin default rank
+    state: AgentState = AgentState.LOGGED_OUT
+    state_since: float = 0.0
+    reason: str | None = None
+    pending_not_ready: str | None = None
+    pending_logout: bool = False
+    idle_since: float = 0.0
+    calls_answered: int = 0
+    talk_time_s: float = 0.0
+    no_answer_streak: int = 0
+    delayed_until: float | None = None  # busy/reject/no-answer delay before the next offer
+    delay_token: int = 0
+    wrap_until: float | None = None
+    wrap_token: int = 0
+    legs: dict[str, str] = field(default_factory=dict)  # our leg uuid -> call_id
+    foreign: dict[str, str] = field(default_factory=dict)  # other channel uuid -> node
+    direct: bool = False  # on-call because of a channel that did not come from a queue
+    pending_delay: float = 0.0  # busy/reject/no-answer delay to apply when the offer's leg is gone
+    registered: dict[int, bool] = field(default_factory=dict)  # endpoint index -> registered
+    tracked: frozenset[int] = frozenset()  # endpoint indexes under presence tracking
+    memberships: dict[str, int] = field(default_factory=dict)  # queue -> first eligible step
+    pool_token: int = 0  # bumps whenever the agent leaves or re-enters the routing pools
+    in_pools: bool = False
+    staffed: bool = False
+    logged_in_flag: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.profile.id
+
+    @property
+    def logged_in(self) -> bool:
+        return self.state is not AgentState.LOGGED_OUT
+
+    def usable_endpoint(self) -> str | None:
+        """The first endpoint that may be dialled (registered, or not presence-tracked)."""
+        for index, endpoint in enumerate(self.profile.endpoints):
+            if index not in self.tracked or self.registered.get(index, False):
+                return endpoint
+        return None
+
+    def busy_count(self) -> int:
+        return len(self.legs) + len(self.foreign)
+
+    def apply(self, event: AgentEvent, now: float, reason: str | None) -> tuple[AgentState, float] | None:
+        """Move to the table's target. Returns (old state, seconds in it), or None when nothing
+        visible changed (a self-transition such as a second offer or a wrap-up extension keeps the
+        state's start time, so durations stay true)."""
+        target = transition(self.state, event, self.id)
+        old = self.state
+        if target is old and (event is not AgentEvent.NOT_READY or reason == self.reason):
+            return None
+        duration = max(0.0, now - self.state_since)
+        self.state = target
+        self.state_since = now
+        self.reason = reason
+        return old, duration
+
+
+__all__ = [
+    "Agent",
+    "AgentEvent",
+    "AgentState",
+    "TRANSITIONS",
+    "channel_user",
+    "registration_key",
+    "transition",
+]

@@ -1,0 +1,181 @@
+"""Typed errors of the core engine.
+
+Rules:
+- Every rejection of bad input is one of these types, never a bare ``ValueError``: callers (the
+  HTTP API, the simulated switch, tests) branch on the type, people read the message.
+- Messages quote caller-controlled values with :func:`quoted`, which truncates and ``repr``-escapes
+  them, so a hostile string can never forge log lines or run on for megabytes.
+- Raising one of these inside the engine happens *before* any state is mutated: a rejected input
+  changes nothing.
+
+This module knows nothing about the engine; it is data plus messages.
+"""
+
+from __future__ import annotations
+
+_MAX_QUOTED = 64
+
+
+def quoted(value: object) -> str:
+    """``repr`` of a (possibly hostile) value, truncated to a readable length."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > _MAX_QUOTED:
+        return repr(text[:_MAX_QUOTED]) + f"...(+{len(text) - _MAX_QUOTED} chars)"
+    return repr(text)
+
+
+class CtilinkError(Exception):
+    """Base of every typed error the core reports. ``code`` is a stable machine-readable name."""
+
+    code = "error"
+
+
+class InputError(CtilinkError):
+    """An input (request or event field) was rejected; nothing changed."""
+
+    code = "invalid-input"
+
+
+class UnknownQueue(InputError):
+    code = "unknown-queue"
+
+    def __init__(self, name: str, *, where: str = "") -> None:
+        self.name = name
+        self.where = where
+        suffix = f" (from {where})" if where else ""
+        super().__init__(f"unknown queue {quoted(name)}{suffix}")
+
+
+class UnknownAgent(InputError):
+    code = "unknown-agent"
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        super().__init__(f"unknown agent {quoted(agent_id)}")
+
+
+class UnknownSkill(InputError):
+    code = "unknown-skill"
+
+    def __init__(self, skill: str, *, owner: str) -> None:
+        self.skill = skill
+        self.owner = owner
+        super().__init__(f"unknown skill {quoted(skill)} in {owner} (not in the configured skill catalogue)")
+
+
+class UnknownCall(InputError):
+    code = "unknown-call"
+
+    def __init__(self, call_id: str) -> None:
+        self.call_id = call_id
+        super().__init__(f"unknown or finished call {quoted(call_id)}")
+
+
+class UnknownReason(InputError):
+    code = "unknown-not-ready-reason"
+
+    def __init__(self, reason: str, allowed: list[str]) -> None:
+        self.reason = reason
+        super().__init__(f"unknown not-ready reason {quoted(reason)}; expected one of {sorted(allowed)}")
+
+
+class UnknownDisposition(InputError):
+    code = "unknown-disposition-code"
+
+    def __init__(self, code_: str, allowed: list[str]) -> None:
+        self.disposition = code_
+        super().__init__(f"unknown disposition code {quoted(code_)}; expected one of {sorted(allowed)}")
+
+
+class InvalidValue(InputError):
+    code = "invalid-value"
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{field}: got {quoted(value)}, expected {expected}")
+
+
+class AgentUnavailable(InputError):
+    code = "agent-unavailable"
+
+    def __init__(self, agent_id: str, why: str) -> None:
+        self.agent_id = agent_id
+        self.why = why
+        super().__init__(f"agent {quoted(agent_id)} cannot take a call now: {why}")
+
+
+class AgentBusy(InputError):
+    code = "agent-busy"
+
+    def __init__(self, agent_id: str, why: str) -> None:
+        self.agent_id = agent_id
+        super().__init__(f"agent {quoted(agent_id)} is busy: {why}")
+
+
+class NoCallForAgent(InputError):
+    code = "no-call-for-agent"
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        super().__init__(f"agent {quoted(agent_id)} has no current or wrap-up call to set a disposition on")
+
+
+class CallNotConnected(InputError):
+    code = "call-not-connected"
+
+    def __init__(self, call_id: str, state: str) -> None:
+        self.call_id = call_id
+        self.state = state
+        super().__init__(f"call {quoted(call_id)} is {state}, not connected to an agent")
+
+
+class IllegalTransition(CtilinkError):
+    """A state machine was asked to do something its transition table does not allow."""
+
+    code = "illegal-transition"
+
+    def __init__(self, machine: str, subject: str, state: str, event: str) -> None:
+        self.machine = machine
+        self.subject = subject
+        self.state = state
+        self.event = event
+        super().__init__(f"{machine} {quoted(subject)}: event {event} is not allowed in state {state}")
+
+
+class ScreenFailed(CtilinkError):
+    """The screening hook raised; the call was accepted with default settings."""
+
+    code = "screen-failed"
+
+    def __init__(self, call_id: str, detail: str) -> None:
+        self.call_id = call_id
+        super().__init__(f"screen hook failed for call {quoted(call_id)}: {quoted(detail)}")
+
+
+class ConfigError(CtilinkError):
+    """An engine configuration is inconsistent (e.g. a strategy or queue name that does not exist)."""
+
+    code = "config-error"
+
+
+__all__ = [
+    "AgentBusy",
+    "AgentUnavailable",
+    "CallNotConnected",
+    "ConfigError",
+    "CtilinkError",
+    "IllegalTransition",
+    "InputError",
+    "InvalidValue",
+    "NoCallForAgent",
+    "ScreenFailed",
+    "UnknownAgent",
+    "UnknownCall",
+    "UnknownDisposition",
+    "UnknownQueue",
+    "UnknownReason",
+    "UnknownSkill",
+    "quoted",
+]

@@ -1,0 +1,184 @@
+"""Notifications: what the engine tells the rest of ctilink (metrics, webhooks, agent UIs, store).
+
+Rules:
+- Frozen data, produced only by the engine, in the order things happened. Every agent state change
+  is one :class:`AgentStateChanged` with the old state, the new state, the reason and the time
+  spent in the old state.
+- Every call that entered the engine gets exactly one :class:`CallEnded` (carrying its
+  :class:`~ctilink.core.call.CallRecord`), after the call is over and its agents' wrap-up is done;
+  :class:`CallDisconnected` marks the moment the customer leg left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ctilink.core.agent import AgentState
+from ctilink.core.call import CallRecord, Disposition, OfferOutcome
+from ctilink.core.errors import CtilinkError
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """Base of every notification."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged(Notification):
+    agent_id: str
+    old: AgentState
+    new: AgentState
+    reason: str | None
+    duration_s: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPresenceChanged(Notification):
+    agent_id: str
+    endpoint: str
+    registered: bool
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallArrived(Notification):
+    call_id: str
+    uuid: str
+    queue: str | None
+    caller_number: str | None
+    priority: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueued(Notification):
+    call_id: str
+    queue: str
+    position: int
+    estimated_wait_s: float | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallOffered(Notification):
+    call_id: str
+    agent_id: str
+    uuid: str
+    attempt: int
+    queue: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OfferResult(Notification):
+    call_id: str
+    agent_id: str
+    uuid: str
+    result: OfferOutcome
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered(Notification):
+    call_id: str
+    agent_id: str
+    uuid: str
+    queue: str
+    wait_s: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransferred(Notification):
+    call_id: str
+    from_agent_id: str | None
+    kind: str  # "queue", "agent", "number"
+    target: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallEscalated(Notification):
+    call_id: str
+    queue: str
+    step: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallOverflowed(Notification):
+    call_id: str
+    from_queue: str | None
+    kind: str  # OverflowAction.kind
+    target: str | None
+    reason: str  # "max-wait", "full", "empty", "queue-removed", "default-route"
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnnounced(Notification):
+    call_id: str
+    position: int
+    estimated_wait_s: float | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallDisconnected(Notification):
+    """The call left ctilink's control (hung up or transferred out); the record follows after wrap-up."""
+
+    call_id: str
+    disposition: Disposition
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded(Notification):
+    record: CallRecord
+
+
+@dataclass(frozen=True, slots=True)
+class InputRejected(Notification):
+    """A request, event field or hook result was refused. ``subject`` says what was refused."""
+
+    error: CtilinkError
+    subject: str
+    at: float
+
+
+AnyNotification = (
+    AgentStateChanged
+    | AgentPresenceChanged
+    | CallArrived
+    | CallQueued
+    | CallOffered
+    | OfferResult
+    | CallAnswered
+    | CallTransferred
+    | CallEscalated
+    | CallOverflowed
+    | CallAnnounced
+    | CallDisconnected
+    | CallEnded
+    | InputRejected
+)
+
+__all__ = [
+    "AgentPresenceChanged",
+    "AgentStateChanged",
+    "AnyNotification",
+    "CallAnnounced",
+    "CallAnswered",
+    "CallArrived",
+    "CallDisconnected",
+    "CallEnded",
+    "CallEscalated",
+    "CallOffered",
+    "CallOverflowed",
+    "CallQueued",
+    "CallTransferred",
+    "InputRejected",
+    "Notification",
+    "OfferResult",
+]

@@ -1,0 +1,136 @@
+"""Requests: what people and programs (agents, supervisors, the config loader) ask the engine.
+
+Rules:
+- Requests are frozen data. The engine validates every field against its configuration (agent
+  ids, reasons, codes, queue names, numbers) before changing anything; a bad request produces an
+  :class:`~ctilink.core.notifications.InputRejected` with a typed error and changes nothing.
+- Config requests (UpsertAgent, RemoveAgent, ReplaceQueues) never change an agent's state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ctilink.core.config import AgentProfile, QueueConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Base of every request."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogin(Request):
+    agent_id: str
+    not_ready_reason: str | None = None  # log in straight into not-ready with this reason
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogout(Request):
+    """Log out now, or (on a call / ringing) as soon as the call and its wrap-up are over."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReady(Request):
+    """Become available (from not-ready), or cancel a pending not-ready / logout."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentNotReady(Request):
+    """Become not ready now, or (on a call / ringing / wrap-up pending) after the call."""
+
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndWrapUp(Request):
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendWrapUp(Request):
+    agent_id: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SetDisposition(Request):
+    """Set a disposition code on the agent's current (or wrap-up) call, or on ``call_id``."""
+
+    agent_id: str
+    code: str
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCall(Request):
+    """Blind transfer of a connected call: exactly one of queue, agent_id, number."""
+
+    call_id: str
+    queue: str | None = None
+    agent_id: str | None = None
+    number: str | None = None
+    context: str | None = None  # dialplan context for ``number`` (default: EngineConfig.transfer_context)
+
+
+@dataclass(frozen=True, slots=True)
+class HangupCall(Request):
+    call_id: str
+    cause: str = "NORMAL_CLEARING"
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertAgent(Request):
+    profile: AgentProfile
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveAgent(Request):
+    """Remove an agent's profile; refused while the agent has calls (log them out first)."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceQueues(Request):
+    """Config reload of every queue. Waiting calls of a removed queue go to the default route."""
+
+    queues: tuple[QueueConfig, ...]
+
+
+AnyRequest = (
+    AgentLogin
+    | AgentLogout
+    | AgentReady
+    | AgentNotReady
+    | EndWrapUp
+    | ExtendWrapUp
+    | SetDisposition
+    | TransferCall
+    | HangupCall
+    | UpsertAgent
+    | RemoveAgent
+    | ReplaceQueues
+)
+
+__all__ = [
+    "AgentLogin",
+    "AgentLogout",
+    "AgentNotReady",
+    "AgentReady",
+    "AnyRequest",
+    "EndWrapUp",
+    "ExtendWrapUp",
+    "HangupCall",
+    "RemoveAgent",
+    "ReplaceQueues",
+    "Request",
+    "SetDisposition",
+    "TransferCall",
+    "UpsertAgent",
+]

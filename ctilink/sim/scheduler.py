@@ -1,0 +1,100 @@
+"""The virtual clock: a heap of timed actions.
+
+Rules:
+- Time only moves when :meth:`Scheduler.advance_to` is called; nothing here reads a clock or sleeps.
+- Actions due at the same instant run in the order they were scheduled (a sequence number breaks
+  ties), so a run is a pure function of its inputs and seed.
+- An action scheduled in the past runs at the current time, never earlier: the clock never goes back.
+- Cancelling is O(1): a cancelled timer stays in the heap and is skipped when it surfaces.
+
+Theory of operation: every timed thing in the simulated switch (a ring that ends in an answer, a
+caller's patience running out, a command reaching the switch after its latency) is a :class:`Timer`
+in one heap. The driver asks :meth:`next_time`, moves the clock there and pops what is due. This
+module owns the clock and the heap; it knows nothing about channels, agents or the engine.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import Any, Callable
+
+
+class Timer:
+    """A handle on one scheduled action; :meth:`cancel` makes it a no-op."""
+
+    __slots__ = ("time", "seq", "fn", "args", "cancelled")
+
+    def __init__(self, time: float, seq: int, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+        self.time = time
+        self.seq = seq
+        self.fn = fn
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def __lt__(self, other: Timer) -> bool:
+        return (self.time, self.seq) < (other.time, other.seq)
+
+
+class Scheduler:
+    """A virtual clock with a heap of :class:`Timer` actions."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        if not math.isfinite(start):
+            raise ValueError(f"start must be a finite time, got {start!r}")
+        self.now = float(start)
+        self._heap: list[Timer] = []
+        self._seq = 0
+
+    def at(self, time: float, fn: Callable[..., None], *args: Any) -> Timer:
+        """Run ``fn(*args)`` at virtual ``time`` (or now, if ``time`` is already past)."""
+        if math.isnan(time):
+            raise ValueError("cannot schedule at NaN")
+        self._seq += 1
+        timer = Timer(max(time, self.now), self._seq, fn, args)
+        heapq.heappush(self._heap, timer)
+        return timer
+
+    def after(self, delay: float, fn: Callable[..., None], *args: Any) -> Timer:
+        """Run ``fn(*args)`` ``delay`` seconds from now. ``math.inf`` means never (nothing is queued)."""
+        if delay < 0 or math.isnan(delay):
+            raise ValueError(f"delay must be >= 0, got {delay!r}")
+        if math.isinf(delay):
+            # A never-firing timer would sit in the heap forever; hand back a dead handle instead.
+            timer = Timer(math.inf, 0, fn, args)
+            timer.cancelled = True
+            return timer
+        return self.at(self.now + delay, fn, *args)
+
+    def next_time(self) -> float | None:
+        """When the earliest live action is due, or ``None`` if nothing is scheduled."""
+        heap = self._heap
+        while heap and heap[0].cancelled:
+            heapq.heappop(heap)
+        return heap[0].time if heap else None
+
+    def pop_due(self, now: float) -> Timer | None:
+        """Remove and return the earliest live action due at or before ``now``; moves the clock to it."""
+        heap = self._heap
+        while heap:
+            timer = heap[0]
+            if timer.cancelled:
+                heapq.heappop(heap)
+                continue
+            if timer.time > now:
+                return None
+            heapq.heappop(heap)
+            self.now = timer.time
+            return timer
+        return None
+
+    def advance_to(self, now: float) -> None:
+        """Move the clock forward to ``now`` without running anything (time never goes back)."""
+        if now > self.now:
+            self.now = now
+
+    def __len__(self) -> int:
+        return sum(1 for t in self._heap if not t.cancelled)

@@ -1,0 +1,209 @@
+"""FrameReader / encode_frame: exact framing, chunking independence, typed errors and resync."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ctilink.esl.framing import (
+    Frame,
+    FrameDesyncError,
+    FrameError,
+    FrameReader,
+    FrameSkippedError,
+    encode_frame,
+)
+
+AUTH = b"Content-Type: auth/request\n\n"
+REPLY = b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
+
+
+def event(body: bytes) -> bytes:
+    return b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body
+
+
+def drain(reader: FrameReader, data: bytes) -> tuple[list[Frame], list[FrameError]]:
+    """Feed ``data``, keep going after every error the way a connection would."""
+    frames: list[Frame] = []
+    errors: list[FrameError] = []
+    while True:
+        try:
+            frames.extend(reader.feed(data))
+            return frames, errors
+        except FrameError as err:
+            frames.extend(err.frames)
+            errors.append(err)
+            data = b""
+            assert len(errors) < 1000, "reader made no progress"
+
+
+def test_frames_without_and_with_body() -> None:
+    body = b'{"Event-Name":"HEARTBEAT"}'
+    frames = FrameReader().feed(AUTH + REPLY + event(body))
+    assert [f.content_type for f in frames] == ["auth/request", "command/reply", "text/event-json"]
+    assert frames[0].body == b""
+    assert frames[1].headers == {"Content-Type": "command/reply", "Reply-Text": "+OK accepted"}
+    assert frames[2].body == body
+    assert frames[2].headers["Content-Length"] == str(len(body))
+
+
+def test_partial_tail_is_kept_until_complete() -> None:
+    reader = FrameReader()
+    data = event(b"x" * 100)
+    assert reader.feed(data[:30]) == []
+    assert reader.buffered == 30
+    assert reader.feed(data[30:-1]) == []
+    (frame,) = reader.feed(data[-1:])
+    assert frame.body == b"x" * 100
+    assert reader.buffered == 0
+
+
+def test_body_is_counted_in_bytes_and_may_hold_blank_lines() -> None:
+    body = "Zoë\n\nContent-Type: text/event-json\n\n".encode()
+    frames = FrameReader().feed(event(body) + REPLY)
+    assert frames[0].body == body
+    assert frames[1].content_type == "command/reply"
+
+
+def test_large_body_arriving_in_small_pieces() -> None:
+    body = bytes(range(256)) * 4096  # 1 MiB
+    data = event(body) + AUTH
+    reader = FrameReader()
+    frames: list[Frame] = []
+    for i in range(0, len(data), 4096):
+        frames.extend(reader.feed(data[i : i + 4096]))
+    assert [f.content_type for f in frames] == ["text/event-json", "auth/request"]
+    assert frames[0].body == body
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bodies=st.lists(st.binary(max_size=300), min_size=1, max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=5000), max_size=20),
+)
+def test_any_chunking_gives_the_same_frames(bodies: list[bytes], cuts: list[int]) -> None:
+    data = b"".join(event(b) + REPLY for b in bodies)
+    whole = FrameReader().feed(data)
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    reader = FrameReader()
+    pieces: list[Frame] = []
+    for a, b in zip(points, points[1:]):
+        pieces.extend(reader.feed(data[a:b]))
+    assert pieces == whole
+    assert [f.body for f in whole if f.content_type == "text/event-json"] == bodies
+
+
+def test_repeated_header_last_wins_and_equal_content_lengths_are_fine() -> None:
+    data = b"Content-Type: a\nX: 1\nX: 2\nContent-Length: 2\nContent-Length: 2\n\nok" + AUTH
+    frames = FrameReader().feed(data)
+    assert frames[0].headers["X"] == "2"
+    assert frames[0].body == b"ok"
+    assert frames[1].content_type == "auth/request"
+
+
+@pytest.mark.parametrize(
+    "length",
+    [b"abc", b"-5", b"+5", b" 5", b"5 ", b"", b"1_0", "\uff15".encode(), b"1234567890123"],
+)
+def test_bad_content_length_is_a_desync(length: bytes) -> None:
+    reader = FrameReader()
+    with pytest.raises(FrameDesyncError) as info:
+        reader.feed(b"Content-Type: text/event-json\nContent-Length: " + length + b"\n\n")
+    assert info.value.stream_ok is False
+    assert "Content-Length" in info.value.reason
+    assert isinstance(info.value, ValueError)
+    # The bad header block is gone; the reader goes on with what follows.
+    assert reader.feed(AUTH)[0].content_type == "auth/request"
+
+
+def test_conflicting_content_lengths_are_a_desync() -> None:
+    with pytest.raises(FrameDesyncError, match="conflicting"):
+        FrameReader().feed(b"Content-Type: a\nContent-Length: 2\nContent-Length: 3\n\nabc")
+
+
+@pytest.mark.parametrize(
+    ("head", "reason"),
+    [
+        (b"Content-Type: text/event-json\ngarbage line\nContent-Length: 4", "without ': '"),
+        (b"Content-Type: text/event-json\nX-Name:no-space\nContent-Length: 4", "without ': '"),
+        (b"Content-Type: text/ev\xffent-json\nContent-Length: 4", "invalid UTF-8"),
+        (b"Content-Length: 4", "without Content-Type"),
+    ],
+)
+def test_bad_header_block_with_known_length_skips_exactly_that_frame(head: bytes, reason: str) -> None:
+    good = event(b"{}")
+    data = good + head + b"\n\nbody" + good
+    frames, errors = drain(FrameReader(), data)
+    assert [e.reason for e in errors if reason in e.reason], errors
+    assert len(errors) == 1 and isinstance(errors[0], FrameSkippedError) and errors[0].stream_ok
+    assert errors[0].sample.startswith(head[:20])
+    assert [f.body for f in frames] == [b"{}", b"{}"]
+
+
+def test_frames_before_an_error_travel_on_the_error_and_the_rest_stays_buffered() -> None:
+    reader = FrameReader()
+    with pytest.raises(FrameSkippedError) as info:
+        reader.feed(AUTH + b"junk\n\n" + REPLY)
+    assert [f.content_type for f in info.value.frames] == ["auth/request"]
+    assert reader.feed(b"")[0].content_type == "command/reply"
+
+
+def test_blank_lines_between_frames_are_skipped_and_reported() -> None:
+    frames, errors = drain(FrameReader(), AUTH + b"\n\n\n" + REPLY)
+    assert [f.content_type for f in frames] == ["auth/request", "command/reply"]
+    assert [e.reason for e in errors] == ["blank line between frames"]
+
+
+def test_oversized_frame_is_skipped_by_length_across_feeds() -> None:
+    reader = FrameReader(max_frame_size=1000)
+    big = event(b"y" * 5000)
+    with pytest.raises(FrameSkippedError, match="exceeds max_frame_size"):
+        reader.feed(big[:100])
+    # The remaining body bytes are dropped as they arrive, never buffered.
+    assert reader.feed(big[100:3000]) == []
+    assert reader.buffered == 0
+    frames = reader.feed(big[3000:] + event(b"small"))
+    assert [f.body for f in frames] == [b"small"]
+
+
+def test_header_block_without_end_is_a_desync_then_skips_to_next_blank_line() -> None:
+    reader = FrameReader(max_header_size=64)
+    with pytest.raises(FrameDesyncError, match="without a blank line"):
+        reader.feed(b"Content-Type: x\n" + b"A" * 100)
+    assert reader.feed(b"B" * 50 + b"\n") == []
+    # The blank line straddles two feeds; everything after it is a fresh frame.
+    assert reader.feed(b"\n" + AUTH)[0].content_type == "auth/request"
+
+
+def test_reset_forgets_a_partial_frame() -> None:
+    reader = FrameReader()
+    reader.feed(event(b"abcdef")[:25])
+    reader.reset()
+    assert reader.buffered == 0
+    assert reader.feed(AUTH)[0].content_type == "auth/request"
+
+
+def test_encode_frame_round_trips_and_adds_content_length() -> None:
+    data = encode_frame({"Content-Type": "api/response"}, b"+OK\n")
+    assert data == b"Content-Type: api/response\nContent-Length: 4\n\n+OK\n"
+    (frame,) = FrameReader().feed(data)
+    assert frame == Frame("api/response", {"Content-Type": "api/response", "Content-Length": "4"}, b"+OK\n")
+    assert encode_frame({"Content-Type": "auth/request"}) == AUTH
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "a\nContent-Length: 5"},
+        {"Content-Type": "a\r"},
+        {"Bad\nName": "x"},
+        {"Bad: Name": "x"},
+        {"": "x"},
+        {"Content-Type": "a", "Content-Length": "99"},
+        {},
+    ],
+)
+def test_encode_frame_refuses_what_would_reframe(headers: dict[str, str]) -> None:
+    with pytest.raises(ValueError):
+        encode_frame(headers, b"body")
