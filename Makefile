@@ -6,7 +6,7 @@ setup:
 	./scripts/bootstrap.sh
 
 demo: setup
-	$(VENV)/bin/ctilink demo --speed 30 --duration 1800
+	$(VENV)/bin/ctilink demo --speed 30 --duration 60
 
 test: setup
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider

@@ -42,8 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ctilink.core import AgentProfile, AgentState, Engine, EngineConfig, QueueConfig  # noqa: E402
-from ctilink.core import notifications as nt  # noqa: E402
+from ctilink.core import AgentProfile, Engine, EngineConfig, QueueConfig  # noqa: E402
 from ctilink.core import requests as rq  # noqa: E402
 from ctilink.esl.commands import Originate  # noqa: E402
 from ctilink.events import ChannelParked  # noqa: E402

@@ -153,7 +153,11 @@ MachineResult = Literal["machine", "human", "notsure"]
 
 
 class MachineDetected(Event):
-    """Answering-machine detection result for a leg (mod_avmd beep or mod_amd ``amd_result``)."""
+    """Answering-machine detection result for a leg (mod_avmd beep or mod_amd ``amd_result``).
+
+    mod_avmd fires each event twice (bare, then with the channel's data) under one
+    ``Event-Sequence``; both arrive, so consumers must treat a repeat as a no-op.
+    """
 
     uuid: str
     result: MachineResult

@@ -50,6 +50,7 @@ from ctilink.sim.models import (
     SwitchTiming,
     Uniform,
 )
+from ctilink.sim.parties import Parties
 from ctilink.sim.scheduler import Scheduler
 
 AGENT_UUID = "11111111-1111-4111-8111-111111111111"
@@ -450,3 +451,84 @@ def test_same_seed_same_uuids_and_latency_delays_commands() -> None:
     a.fabric.submit(Hangup(uuid))
     assert a.run(a.sched.now + 0.2) == []
     assert kinds(a.run()) == ["ChannelUnparked", "ChannelHungUp"]
+
+
+# -- remote parties (fabric only) -----------------------------------------------------------------
+
+
+def _with_parties(behaviour: CallerBehaviour) -> tuple[Rig, Parties, str]:
+    rig = Rig()
+    parties = Parties(rig.sched, rig.fabric, random.Random(4))
+    ch = rig.fabric.inbound_call("15551230009", "7001")
+    parties.attach(ch.uuid, behaviour)
+    return rig, parties, ch.uuid
+
+
+def _run_observed(rig: Rig, parties: Parties, until: float = math.inf) -> list[Event]:
+    seen: list[Event] = []
+    while True:
+        while rig.fabric.outbox:
+            event = rig.fabric.outbox.popleft()
+            parties.observe(event)
+            seen.append(event)
+        timer = rig.sched.pop_due(until)
+        if timer is None:
+            return seen
+        timer.fn(*timer.args)
+
+
+def test_party_gives_up_after_its_patience_while_parked() -> None:
+    rig, parties, uuid = _with_parties(CallerBehaviour(patience=Fixed(30.0)))
+    ev = _run_observed(rig, parties)
+    hup = ev[-1]
+    assert isinstance(hup, ChannelHungUp) and hup.uuid == uuid and hup.cause == "NORMAL_CLEARING"
+    assert hup.timestamp == pytest.approx(100.0 + 0.02 + 30.0)
+    assert parties.counts.gave_up_waiting == 1 and parties.parties == {}
+
+
+def test_party_stops_waiting_at_the_bridge_and_talks_then_the_agent_hangs_up() -> None:
+    rig, parties, uuid = _with_parties(CallerBehaviour(patience=Fixed(30.0), talk=Fixed(50.0), hangs_up_first=0.0))
+    _run_observed(rig, parties, 110.0)
+    rig.sched.advance_to(110.0)
+    rig.fabric.execute(originate())
+    _run_observed(rig, parties, 120.0)
+    rig.sched.advance_to(120.0)
+    rig.fabric.execute(Bridge(uuid, AGENT_UUID))
+    ev = _run_observed(rig, parties)
+    hangups = [(e.uuid, e.timestamp) for e in ev if isinstance(e, ChannelHungUp)]
+    assert [u for u, _ in hangups] == [uuid, AGENT_UUID], "the agent's phone ended it: the caller leg follows first"
+    assert hangups[0][1] == pytest.approx(170.0)
+    assert parties.counts.gave_up_waiting == 0 and parties.counts.ended_by_agent == 1 and parties.counts.talked == 1
+
+
+def test_phone_hold_is_reported_only_for_answered_legs_and_only_on_change() -> None:
+    rig = Rig()
+    caller = rig.parked_caller("7000")
+    assert not rig.fabric.phone_hold(caller, True), "not answered"
+    rig.answered_agent()
+    assert rig.fabric.phone_hold(AGENT_UUID, True) and not rig.fabric.phone_hold(AGENT_UUID, True)
+    assert rig.fabric.phone_hold(AGENT_UUID, False)
+    assert kinds(rig.run()) == ["ChannelHeld", "ChannelUnheld"]
+
+
+def test_stale_command_errors_are_told_apart_from_unknown_channels() -> None:
+    rig = Rig()
+    caller = rig.parked_caller()
+    rig.fabric.remote_hangup(caller)
+    rig.run()
+    rig.do(Hangup(caller))
+    rig.do(Hangup("99999999-9999-4999-8999-999999999999"))
+    assert [e.stale for e in rig.fabric.errors] == [True, False]
+
+
+def test_every_emitted_event_is_a_valid_model_of_its_type() -> None:
+    rig = Rig()
+    caller = rig.parked_caller("7001")
+    rig.answered_agent()
+    rig.do(Bridge(caller, AGENT_UUID))
+    rig.do(Hold(AGENT_UUID))
+    rig.fabric.remote_hangup(caller)
+    rig.run()
+    assert len(rig.events) >= 10
+    for event in rig.events:
+        assert type(event).model_validate(event.model_dump()) == event

@@ -314,3 +314,21 @@ def test_busy_day_with_breaks_holds_and_pauses_keeps_every_rule() -> None:
     assert all(v.state is AgentState.LOGGED_OUT for v in engine.snapshot().agents)
     assert sim.fabric.channels == {} and engine.snapshot().calls == ()
     assert_clean(engine, sim)
+
+
+def test_presence_tracked_agent_is_offered_only_while_the_phone_is_registered() -> None:
+    engine, sim = build(1, presence_tracking=True)
+    sim.add_agents(["a1"], PROMPT)
+    sim.inbound_call("support", behaviour=PATIENT, at=1.0)
+    sim.run_for(20.0)
+    assert of(sim, nt.CallOffered) == [], "an unregistered phone is never rung"
+    sim.register("a1", "127.0.0.1")
+    sim.run_for(60.0)
+    (presence,) = of(sim, nt.AgentPresenceChanged)
+    assert presence.registered and presence.agent_id == "a1"
+    assert [n.agent_id for n in of(sim, nt.CallAnswered)] == ["a1"]
+    sim.unregister("a1", "127.0.0.1")
+    sim.inbound_call("support", behaviour=PATIENT)
+    sim.run_for(20.0)
+    assert len(of(sim, nt.CallOffered)) == 1 and not of(sim, nt.AgentPresenceChanged)[-1].registered
+    assert_clean(engine, sim)

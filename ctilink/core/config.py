@@ -25,6 +25,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ctilink.lists.numbers import UnknownRegionError, check_region
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$"
 ENDPOINT_PATTERN = r"^[A-Za-z0-9_.@:/+=*#-]{1,200}$"
 # Dialplan destinations for overflow/transfer targets: extension names or numbers.
@@ -182,6 +184,36 @@ class QueueConfig(_Model):
         return self
 
 
+class ListsConfig(_Model):
+    """How the engine applies the number lists to inbound calls (see docs/engine.md).
+
+    ``vip_priority``: the priority a whitelist entry without its own ``priority`` gives (entry
+    priorities above 100 count as 100). ``whitelist_beats_blacklist``: a caller on both lists (say a
+    VIP inside a blocked prefix) is treated as a VIP. ``announce_max_s``: a blacklist ``announce``
+    hangs up after this long if the switch never reports the playback finished.
+    """
+
+    vip_priority: Priority = 100
+    whitelist_beats_blacklist: bool = True
+    announce_max_s: float = Field(default=60.0, gt=0)
+
+
+class StickyConfig(_Model):
+    """Sticky-agent routing: a repeat caller is offered to the agent who last talked to them.
+
+    ``scope``: remember per queue (``queue``) or across queues (``global``). ``ttl_s``: how long the
+    memory lasts (30 days). ``wait_s``: how long a call waits for its busy sticky agent while nobody
+    else is offered it (0: never wait). ``forget_after_expiry_s``: an expired memory is kept this
+    long, only so a returning caller can be counted as ``expired`` rather than as a first call.
+    """
+
+    enabled: bool = False
+    scope: Literal["queue", "global"] = "queue"
+    ttl_s: float = Field(default=30 * 86400.0, gt=0)
+    wait_s: Seconds = 30.0
+    forget_after_expiry_s: Seconds = 7 * 86400.0
+
+
 class EngineConfig(_Model):
     """Everything the engine needs to start. Reloaded in parts by requests (UpsertAgent, ReplaceQueues)."""
 
@@ -203,6 +235,17 @@ class EngineConfig(_Model):
     transfer_context: str = Field(default="default", pattern=NAME_PATTERN)
     aht_default_s: float = Field(default=180.0, gt=0)
     max_overflow_hops: int = Field(default=5, ge=1)
+    default_region: str = "US"  # numbers without a country code (caller ids, list input) are read as here
+    lists: ListsConfig = ListsConfig()
+    sticky: StickyConfig = StickyConfig()
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_known(cls, value: str) -> str:
+        try:
+            return check_region(value)
+        except UnknownRegionError as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _cross_references(self) -> EngineConfig:
@@ -255,7 +298,9 @@ __all__ = [
     "EmptyPolicy",
     "EngineConfig",
     "EscalationStep",
+    "ListsConfig",
     "OverflowAction",
     "QueueConfig",
+    "StickyConfig",
     "Strategy",
 ]

@@ -97,6 +97,56 @@ class InvalidValue(InputError):
         super().__init__(f"{field}: got {quoted(value)}, expected {expected}")
 
 
+class InvalidNumber(InvalidValue):
+    """A phone number that cannot be normalized to E.164 (or is withheld where a number is needed)."""
+
+    code = "invalid-number"
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.reason = reason
+        super().__init__(field, value, f"a phone number ({reason})")
+
+
+class InvalidListEntry(InvalidValue):
+    """A list entry field is invalid; ``field`` names it (``number``, ``scope``, ``target``, ...)."""
+
+    code = "invalid-list-entry"
+
+    def __init__(self, field: str, value: object, problem: str) -> None:
+        self.problem = problem
+        super().__init__(field, value, problem)
+
+
+class UnknownList(InputError):
+    code = "unknown-list"
+
+    def __init__(self, name: object) -> None:
+        self.name = name
+        super().__init__(f"unknown list {quoted(name)}; expected one of ['blacklist', 'dnc', 'whitelist']")
+
+
+class UnknownListEntry(InputError):
+    code = "unknown-list-entry"
+
+    def __init__(self, list_name: str, scope: str, kind: str, number: str) -> None:
+        self.key = (list_name, scope, kind, number)
+        super().__init__(f"no {list_name} entry {quoted(number)} ({kind}) in scope {quoted(scope)}")
+
+
+class DoNotCallError(InputError):
+    """A dial was refused: the number is on the do-not-call list (``entry`` says which rule)."""
+
+    code = "do-not-call"
+
+    def __init__(self, number: str, entry: object) -> None:
+        self.number = number
+        self.entry = entry
+        scope = getattr(entry, "scope", "?")
+        reason = getattr(entry, "reason", "")
+        detail = f": {quoted(reason)}" if reason else ""
+        super().__init__(f"{quoted(number)} is on the do-not-call list (scope {quoted(scope)}){detail}")
+
+
 class AgentUnavailable(InputError):
     code = "agent-unavailable"
 
@@ -166,14 +216,19 @@ __all__ = [
     "CallNotConnected",
     "ConfigError",
     "CtilinkError",
+    "DoNotCallError",
     "IllegalTransition",
     "InputError",
+    "InvalidListEntry",
+    "InvalidNumber",
     "InvalidValue",
     "NoCallForAgent",
     "ScreenFailed",
     "UnknownAgent",
     "UnknownCall",
     "UnknownDisposition",
+    "UnknownList",
+    "UnknownListEntry",
     "UnknownQueue",
     "UnknownReason",
     "UnknownSkill",

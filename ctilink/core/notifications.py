@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ctilink.core.agent import AgentState
 from ctilink.core.call import CallRecord, Disposition, OfferOutcome
 from ctilink.core.errors import CtilinkError
+from ctilink.lists.model import Entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,67 @@ class CallEnded(Notification):
 
 
 @dataclass(frozen=True, slots=True)
+class CallScreened(Notification):
+    """A number list decided something about an arriving call.
+
+    ``list``: ``blacklist`` or ``whitelist``. ``action``: for the blacklist ``reject``, ``announce``
+    or ``route``; for the whitelist ``vip`` (priority only), ``green-agent``, ``green-extension`` or
+    ``green-fallback`` (the green-channel agent could not take it: the call queued as a VIP).
+    ``scope`` and ``reason`` are the winning entry's (``entry``).
+    """
+
+    call_id: str
+    list: str
+    action: str
+    scope: str
+    reason: str
+    entry: Entry
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ListChanged(Notification):
+    """A list entry changed in the engine; the daemon persists it.
+
+    ``op``: ``add`` (new, or replacing ``replaced`` with the same key), ``remove`` (a request) or
+    ``expire`` (dropped from memory after its ``expires_at``).
+    """
+
+    op: str
+    entry: Entry
+    at: float
+    replaced: Entry | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StickyRemembered(Notification):
+    """``number`` (E.164) talked to ``agent_id``; remembered for ``queue`` (None: any queue)."""
+
+    number: str
+    queue: str | None
+    agent_id: str
+    at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StickyRouted(Notification):
+    """Sticky routing of one call. ``outcome``: ``hit`` (offered to the sticky agent), ``wait``
+    (held for the busy agent up to ``sticky.wait_s``), ``fallback`` (routed normally: agent logged
+    out, not ready, unqualified, or the wait ran out) or ``expired`` (the memory had lapsed).
+    A call that waits gets ``wait`` then ``hit`` or ``fallback``. ``source``: ``memory`` (sticky
+    memory) or ``preferred`` (the ``ctilink_preferred_agent`` channel variable, e.g. a callback).
+    """
+
+    call_id: str
+    agent_id: str
+    outcome: str
+    queue: str | None
+    at: float
+    source: str = "memory"
+
+
+@dataclass(frozen=True, slots=True)
 class InputRejected(Notification):
     """A request, event field or hook result was refused. ``subject`` says what was refused."""
 
@@ -161,6 +223,10 @@ AnyNotification = (
     | CallAnnounced
     | CallDisconnected
     | CallEnded
+    | CallScreened
+    | ListChanged
+    | StickyRemembered
+    | StickyRouted
     | InputRejected
 )
 
@@ -177,8 +243,12 @@ __all__ = [
     "CallOffered",
     "CallOverflowed",
     "CallQueued",
+    "CallScreened",
     "CallTransferred",
     "InputRejected",
+    "ListChanged",
     "Notification",
     "OfferResult",
+    "StickyRemembered",
+    "StickyRouted",
 ]

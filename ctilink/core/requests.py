@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ctilink.core.config import AgentProfile, QueueConfig
+from ctilink.lists.model import Entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,40 @@ class ReplaceQueues(Request):
     queues: tuple[QueueConfig, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class AddListEntry(Request):
+    """Add (or replace, same key) a number-list entry; announced as ``ListChanged("add")``.
+
+    Either a ready :class:`~ctilink.lists.Entry` (``entry``), or raw input (``list_name``, ``number``
+    and the optional fields) that the engine normalizes with its ``default_region`` (``number`` may
+    be national, ``+44...``, a ``*``-suffixed prefix or a withheld id); ``added_at`` is the time
+    the engine handles it. A ``queue:`` scope must name a configured queue.
+    """
+
+    entry: Entry | None = None
+    list_name: str | None = None
+    number: str | None = None
+    scope: str = "global"
+    expires_at: float | None = None
+    reason: str = ""
+    added_by: str = ""
+    priority: int | None = None
+    target: str | None = None
+    action: str | None = None
+    cause: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveListEntry(Request):
+    """Remove the entry with this key; announced as ``ListChanged("remove")``. ``number`` and
+    ``scope`` are normalized like AddListEntry's; ``kind`` is exact, prefix or anonymous."""
+
+    list_name: str
+    number: str
+    scope: str = "global"
+    kind: str = "exact"
+
+
 AnyRequest = (
     AgentLogin
     | AgentLogout
@@ -116,9 +151,12 @@ AnyRequest = (
     | UpsertAgent
     | RemoveAgent
     | ReplaceQueues
+    | AddListEntry
+    | RemoveListEntry
 )
 
 __all__ = [
+    "AddListEntry",
     "AgentLogin",
     "AgentLogout",
     "AgentNotReady",
@@ -128,6 +166,7 @@ __all__ = [
     "ExtendWrapUp",
     "HangupCall",
     "RemoveAgent",
+    "RemoveListEntry",
     "ReplaceQueues",
     "Request",
     "SetDisposition",

@@ -246,6 +246,9 @@ class _Session(InboundESL):
                 self._feed(data)
                 if self.closed.is_set():
                     return
+                # A socket that always has data never blocks, so gevent never switches: without
+                # this yield a burst starves the consumer and the resync queries.
+                gevent.sleep(0)
         except gsocket.timeout:
             reason = "silence"
         except OSError as exc:

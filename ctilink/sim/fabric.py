@@ -333,12 +333,13 @@ class SwitchFabric:
             )
         )
 
-    def unregister(self, user: str, realm: str) -> None:
-        """A phone unregisters (sofia::unregister)."""
+    def unregister(self, user: str, realm: str, *, contact: str | None = None) -> None:
+        """A phone unregisters (sofia::unregister, Expires: 0)."""
         self.outbox.append(
             EndpointUnregistered(
                 node=self.node, core_uuid=self.core_uuid, timestamp=self.now, sequence=self._seq(),
-                user=user, realm=realm, profile="internal", expires=0,
+                user=user, realm=realm, profile="internal",
+                contact=contact or f"sip:{user}@127.0.0.1:5072", expires=0,
             )
         )
 

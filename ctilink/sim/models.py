@@ -196,17 +196,15 @@ class SwitchTiming:
 
     ``command_latency``: from the engine emitting a command to the switch acting on it (ESL round
     trip). ``dialplan``: from CHANNEL_CREATE to CHANNEL_PARK of an inbound call. ``progress``: from
-    CHANNEL_CREATE of an originated leg to its 180 Ringing (or its 486/603). ``job_delay``: from the
-    outcome of an originate to its BACKGROUND_JOB.
+    CHANNEL_CREATE of an originated leg to its 180 Ringing (or its 486/603).
     """
 
     command_latency: float = 0.002
     dialplan: float = 0.02
     progress: float = 0.05
-    job_delay: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("command_latency", "dialplan", "progress", "job_delay"):
+        for name in ("command_latency", "dialplan", "progress"):
             _check(f"SwitchTiming.{name}", getattr(self, name), high=3600.0)
 
 

@@ -35,9 +35,6 @@ class Timer:
     def cancel(self) -> None:
         self.cancelled = True
 
-    def __lt__(self, other: Timer) -> bool:
-        return (self.time, self.seq) < (other.time, other.seq)
-
 
 class Scheduler:
     """A virtual clock with a heap of :class:`Timer` actions."""
@@ -46,7 +43,8 @@ class Scheduler:
         if not math.isfinite(start):
             raise ValueError(f"start must be a finite time, got {start!r}")
         self.now = float(start)
-        self._heap: list[Timer] = []
+        # (time, seq, timer): tuples compare in C, and seq is unique so the timer is never compared.
+        self._heap: list[tuple[float, int, Timer]] = []
         self._seq = 0
 
     def at(self, time: float, fn: Callable[..., None], *args: Any) -> Timer:
@@ -55,7 +53,7 @@ class Scheduler:
             raise ValueError("cannot schedule at NaN")
         self._seq += 1
         timer = Timer(max(time, self.now), self._seq, fn, args)
-        heapq.heappush(self._heap, timer)
+        heapq.heappush(self._heap, (timer.time, self._seq, timer))
         return timer
 
     def after(self, delay: float, fn: Callable[..., None], *args: Any) -> Timer:
@@ -72,15 +70,15 @@ class Scheduler:
     def next_time(self) -> float | None:
         """When the earliest live action is due, or ``None`` if nothing is scheduled."""
         heap = self._heap
-        while heap and heap[0].cancelled:
+        while heap and heap[0][2].cancelled:
             heapq.heappop(heap)
-        return heap[0].time if heap else None
+        return heap[0][0] if heap else None
 
     def pop_due(self, now: float) -> Timer | None:
         """Remove and return the earliest live action due at or before ``now``; moves the clock to it."""
         heap = self._heap
         while heap:
-            timer = heap[0]
+            timer = heap[0][2]
             if timer.cancelled:
                 heapq.heappop(heap)
                 continue
@@ -97,4 +95,4 @@ class Scheduler:
             self.now = now
 
     def __len__(self) -> int:
-        return sum(1 for t in self._heap if not t.cancelled)
+        return sum(1 for entry in self._heap if not entry[2].cancelled)

@@ -178,6 +178,15 @@ class SimulatedSwitch:
         self.fabric.register(user, realm)
         self._drain()
 
+    def register(self, user: str, realm: str) -> None:
+        """A phone registers now (sofia::register)."""
+        self._register(user, realm)
+
+    def unregister(self, user: str, realm: str) -> None:
+        """A phone unregisters now (sofia::unregister)."""
+        self.fabric.unregister(user, realm)
+        self._drain()
+
     def add_caller_stream(
         self,
         queue: str,

@@ -1,0 +1,133 @@
+"""The ``ctilink`` command line: run, demo, check-config, lists.
+
+Every subcommand exits 0 on success, 2 on a usage or configuration error (printed with the field
+path), 1 on a runtime failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from gevent import monkey
+
+# The daemon's sockets, the store writer's thread pool and the HTTP server are gevent-native;
+# patching early keeps stdlib pieces (DNS, time) cooperative too.
+monkey.patch_all(thread=False, subprocess=False)
+
+from ctilink.config import ConfigError, load_config, masked_dump  # noqa: E402
+from ctilink.logs import configure_logging  # noqa: E402
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(json.dumps(masked_dump(config), indent=2, sort_keys=True))
+    print(f"{args.file}: OK ({len(config.nodes)} nodes, {len(config.queues)} queues, {len(config.agents)} agents)",
+          file=sys.stderr)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ctilink.service.daemon import Daemon, run_until_signal
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    configure_logging(fmt=config.logging.format, level=config.logging.level,
+                      mask_numbers=config.logging.mask_numbers)
+    try:
+        daemon = Daemon.live(config)
+    except ValueError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 2
+    run_until_signal(daemon, reload=lambda: load_config(args.config))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ctilink.service.demo import run_demo
+
+    configure_logging(fmt="console" if sys.stderr.isatty() else "json", level="warning")
+    summary = run_demo(speed=args.speed, duration_s=args.duration, seed=args.seed, agents=args.agents,
+                       http=args.http, metrics=args.metrics, progress_every_s=args.progress_every)
+    print(json.dumps({k: summary[k] for k in ("virtual_s", "offered", "answered", "abandoned", "service_level",
+                                               "asa_s", "abandon_rate", "occupancy")}))
+    return 0
+
+
+def _cmd_lists(args: argparse.Namespace) -> int:
+    from ctilink.lists import InvalidNumberError
+    from ctilink.lists.csvio import export_lists, import_lists
+    from ctilink.store import SqliteStore
+
+    store = SqliteStore(args.db)
+    try:
+        if args.lists_cmd == "import":
+            try:
+                report = import_lists(store, args.file, args.region, partial=args.partial, now=time.time())
+            except (OSError, InvalidNumberError, ValueError) as exc:
+                print(f"{args.file}: {exc}", file=sys.stderr)
+                return 2
+            for line_no, _raw, reason in report.rejected:
+                print(f"{args.file}:{line_no}: rejected: {reason}", file=sys.stderr)
+            applied = "applied" if report.applied else "NOT applied (fix the rows above or pass --partial)"
+            print(f"{report.accepted} accepted, {len(report.rejected)} rejected; {applied}")
+            return 0 if report.applied else 2
+        count = export_lists(store, args.file)
+        print(f"{count} entries written to {args.file}")
+        return 0
+    finally:
+        store.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ctilink", description="CTI middleware for FreeSWITCH call centres")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the daemon against FreeSWITCH")
+    run.add_argument("-c", "--config", required=True, help="TOML configuration file")
+    run.set_defaults(fn=_cmd_run)
+
+    demo = sub.add_parser("demo", help="run the daemon on the built-in simulated switch")
+    demo.add_argument("--speed", type=float, default=30.0, help="virtual seconds per real second (default 30)")
+    demo.add_argument("--duration", type=float, default=0.0, help="stop after this many real seconds (0: never)")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--agents", type=int, default=24)
+    demo.add_argument("--http", default="127.0.0.1:8080", help="API and queue view listen address")
+    demo.add_argument("--metrics", default="127.0.0.1:9464", help="Prometheus listen address")
+    demo.add_argument("--progress-every", type=float, default=3.0, help="seconds between progress lines")
+    demo.set_defaults(fn=_cmd_demo)
+
+    check = sub.add_parser("check-config", help="validate a configuration file and print it resolved")
+    check.add_argument("file")
+    check.set_defaults(fn=_cmd_check_config)
+
+    lists = sub.add_parser("lists", help="import or export blacklist / whitelist / do-not-call entries")
+    lists_sub = lists.add_subparsers(dest="lists_cmd", required=True)
+    for name in ("import", "export"):
+        p = lists_sub.add_parser(name)
+        p.add_argument("file")
+        p.add_argument("--db", default="ctilink.db", help="SQLite store file (the daemon's store.path)")
+        if name == "import":
+            p.add_argument("--region", default="US", help="default region for national numbers")
+            p.add_argument("--partial", action="store_true", help="apply the good rows even if some are bad")
+        p.set_defaults(fn=_cmd_lists)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,212 @@
+"""The daemon's configuration: one TOML file validated by pydantic.
+
+Rules:
+- Unknown keys are errors, never ignored: a misspelt ``ring_timout_s`` silently falling back to a
+  default is how call centres end up with 60-second rings.
+- An error names the field path (``queues[2].strategy``) and what was expected.
+- Secrets (ESL passwords, API tokens, webhook secrets) may be written as ``env:NAME`` or ``${NAME}``
+  and are resolved from the environment at load time; they are held as ``SecretStr`` and printed
+  masked by ``ctilink check-config``.
+- Queues, agents and the engine's knobs are the core's own models (:mod:`ctilink.core.config`):
+  this module only adds the daemon's edges (nodes, store, HTTP, metrics, logging).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from ctilink.core.config import AgentProfile, EngineConfig, QueueConfig
+
+_ENV_REF = re.compile(r"^(?:env:([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)\})$")
+_LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(?P<port>[0-9]{1,5})$")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; ``errors`` holds ``(path, message)`` pairs."""
+
+    def __init__(self, source: str, errors: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.errors = errors
+        lines = "\n".join(f"  {path}: {message}" for path, message in errors)
+        super().__init__(f"invalid configuration {source}:\n{lines}")
+
+
+def _resolve_secret(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    match = _ENV_REF.match(value)
+    if match is None:
+        return value
+    name = match.group(1) or match.group(2)
+    if name not in os.environ:
+        raise ValueError(f"environment variable {name} is not set")
+    return os.environ[name]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Listen(BaseModel):
+    """``host:port`` for a listening socket."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, value: str) -> Listen:
+        match = _LISTEN.match(value)
+        if match is None:
+            raise ValueError(f"expected host:port, got {value!r}")
+        port = int(match.group("port"))
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port {port} out of range 0..65535")
+        return cls(host=match.group("host").strip("[]"), port=port)
+
+
+class NodeConfig(_Model):
+    """One FreeSWITCH node reached over its event socket."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8021, ge=1, le=65535)
+    password: SecretStr
+    event_format: Literal["json", "plain"] = "json"
+    heartbeat_timeout_s: float = Field(default=60.0, gt=0)
+    buffer_size: int = Field(default=100_000, ge=100)
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _secret(cls, value: object) -> object:
+        return _resolve_secret(value)
+
+
+class HttpConfig(_Model):
+    """The HTTP listener (control API, agent event stream, queue view)."""
+
+    listen: str = "127.0.0.1:8080"
+    enabled: bool = True
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        Listen.parse(value)
+        return value
+
+
+class MetricsConfig(_Model):
+    """Prometheus exposition and KPI options."""
+
+    listen: str = "127.0.0.1:9464"
+    enabled: bool = True
+    short_abandon_s: float = Field(default=20.0, ge=0)
+    window_s: float = Field(default=900.0, gt=0)
+    per_agent: bool = False
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        Listen.parse(value)
+        return value
+
+
+class StoreConfig(_Model):
+    """The embedded SQLite store (one file)."""
+
+    path: str = "ctilink.db"
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+
+class LoggingConfig(_Model):
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    mask_numbers: bool = False
+
+
+class Config(_Model):
+    """The whole daemon configuration (``ctilink.toml``)."""
+
+    nodes: list[NodeConfig] = Field(default_factory=list)
+    http: HttpConfig = HttpConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    store: StoreConfig = StoreConfig()
+    logging: LoggingConfig = LoggingConfig()
+    # Engine knobs other than queues and agents (not-ready reasons, delays, lists, sticky...):
+    # validated by the core's own EngineConfig so the file follows the engine as it grows.
+    engine: dict[str, Any] = Field(default_factory=dict)
+    queues: list[QueueConfig] = Field(default_factory=list)
+    agents: list[AgentProfile] = Field(default_factory=list)
+
+    def engine_config(self) -> EngineConfig:
+        """The core's configuration, cross-checked as a whole (strategies, overflow targets, skills)."""
+        return EngineConfig(queues=list(self.queues), agents=list(self.agents), **self.engine)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before", "function-wrap") or str(part).startswith(
+            ("function-", "json-or-python", "lax-or-strict")
+        ):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(root)"
+
+
+def _errors(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    result = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        if prefix and (not loc or loc[0] not in ("queues", "agents")):
+            loc = (prefix, *loc)
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (not a setting ctilink knows)"
+        result.append((_path(loc), message))
+    return result
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
+    """Validate a parsed TOML document; raises :class:`ConfigError` naming every bad field."""
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, _errors(exc)) from None
+    if "queues" in config.engine or "agents" in config.engine:
+        raise ConfigError(source, [("engine", "queues and agents are top-level tables ([[queues]], [[agents]])")])
+    try:
+        config.engine_config()
+    except ValidationError as exc:
+        raise ConfigError(source, _errors(exc, "engine")) from None
+    return config
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(p), [("(file)", f"cannot read: {exc.strerror}")]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(p), [("(file)", "not UTF-8 text")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(p), [("(file)", f"TOML syntax: {exc}")]) from None
+    return parse_config(data, str(p))
+
+
+def masked_dump(config: Config) -> dict[str, Any]:
+    """The resolved configuration as plain data with every secret masked (for ``check-config``)."""
+    return config.model_dump(mode="json")  # SecretStr dumps as '**********'

@@ -1,0 +1,244 @@
+"""The ctilink daemon: wires the engine to FreeSWITCH (or the simulated switch), the store, metrics,
+callbacks and HTTP.
+
+Rules (DESIGN.md, "Service"):
+- One single writer of engine state: :class:`~ctilink.service.loop.EngineLoop` in live mode,
+  :class:`~ctilink.service.simdriver.SimDriver` in demo mode. Everything else sends it inputs.
+- The engine never waits on the database: state is loaded into it at start; what it announces is
+  written out through the batching :class:`~ctilink.store.StoreWriter`.
+- Stopping (SIGTERM/SIGINT) takes no new work, leaves live calls up in FreeSWITCH, flushes the
+  store and returns within a bounded time. Reloading (SIGHUP) swaps queues, skills and agents
+  without touching any agent's state; an invalid new configuration is refused and the old one
+  keeps running.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import gevent.event
+import structlog
+from prometheus_client import CollectorRegistry
+
+from ctilink.config import Config
+from ctilink.core import Engine, EngineSnapshot
+from ctilink.core import requests as rq
+from ctilink.esl.connection import EslConnection
+from ctilink.service.callbacks import Callbacks, default_callbacks
+from ctilink.service.http import build_app, serve
+from ctilink.service.loop import EngineLoop
+from ctilink.service.metrics import KpiMetrics
+from ctilink.service.persist import Persister
+from ctilink.service.simdriver import SimDriver
+from ctilink.service.switchlink import NodeLink, Switchboard
+from ctilink.sim import SimulatedSwitch
+from ctilink.store import SqliteStore, StoreWriter
+
+log = structlog.get_logger("ctilink.daemon")
+
+
+class Daemon:
+    """The running service. Build it with :meth:`live` or :meth:`simulated`, then :meth:`start`."""
+
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        *,
+        registry: CollectorRegistry | None = None,
+        callbacks: Callbacks | None = None,
+        store: SqliteStore | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.callbacks = callbacks if callbacks is not None else default_callbacks
+        self.metrics = KpiMetrics(
+            self.registry,
+            short_abandon_s=config.metrics.short_abandon_s,
+            window_s=config.metrics.window_s,
+            per_agent=config.metrics.per_agent,
+            service_level_s={q.name: q.service_level_s for q in config.queues},
+        )
+        self.store = store
+        self.writer = StoreWriter(store) if store is not None else None
+        self.persister = Persister(self.writer) if self.writer is not None else None
+        self.links: list[NodeLink] = []
+        self.loop: EngineLoop | None = None
+        self.driver: SimDriver | None = None
+        self.sim: SimulatedSwitch | None = None
+        self.servers: list[Any] = []
+        self.stopped = gevent.event.Event()
+        self.http_address: tuple[str, int] | None = None
+        self.metrics_address: tuple[str, int] | None = None
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def live(cls, config: Config, *, registry: CollectorRegistry | None = None) -> Daemon:
+        """A daemon for real FreeSWITCH nodes, with the SQLite store of the configuration."""
+        if not config.nodes:
+            raise ValueError("nodes: at least one FreeSWITCH node is needed to run live (or use `ctilink demo`)")
+        store = SqliteStore(config.store.path, synchronous=config.store.synchronous)
+        daemon = cls(config, Engine(config.engine_config()), registry=registry, store=store)
+        daemon._load_state(time.time())
+        daemon.loop = EngineLoop(
+            daemon.engine,
+            dispatch=lambda cmds: daemon._switchboard.dispatch(cmds),
+            notify=daemon._notify,
+            observe_decision=daemon.metrics.observe_decision,
+            on_snapshot=daemon.metrics.refresh,
+        )
+        for node in config.nodes:
+            conn = EslConnection(
+                node.name,
+                node.host,
+                node.port,
+                node.password.get_secret_value(),
+                event_format=node.event_format,
+                heartbeat_timeout_s=node.heartbeat_timeout_s,
+                buffer_size=node.buffer_size,
+                registry=daemon.registry,
+            )
+            daemon.links.append(NodeLink(conn, daemon.loop.post))
+        daemon._switchboard = Switchboard(daemon.links)
+        return daemon
+
+    @classmethod
+    def simulated(
+        cls,
+        config: Config,
+        sim: SimulatedSwitch,
+        *,
+        speed: float = 1.0,
+        store: SqliteStore | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> Daemon:
+        """A daemon on the simulated switch (``ctilink demo``); ``sim.engine`` is the engine."""
+        daemon = cls(config, sim.engine, registry=registry, store=store)  # type: ignore[arg-type]
+        daemon.sim = sim
+        sim.on_notification.append(lambda note: daemon._notify(note, sim.now))
+        daemon.driver = SimDriver(sim, speed=speed, on_snapshot=daemon.metrics.refresh)
+        return daemon
+
+    def _load_state(self, now: float) -> None:
+        """Lists and sticky memory from the store into the engine, before any event is handled."""
+        if self.store is None:
+            return
+        load_lists = getattr(self.engine, "load_lists", None)
+        if load_lists is not None:
+            load_lists(self.store.load_list_entries(now=now))
+        load_sticky = getattr(self.engine, "load_sticky", None)
+        if load_sticky is not None:
+            load_sticky(self.store.sticky_load(now))
+
+    # -- fan-out ----------------------------------------------------------------------------------
+
+    def _notify(self, note: object, now: float) -> None:
+        self.metrics.observe(note, now)
+        if self.persister is not None:
+            self.persister.observe(note, now)
+        self.callbacks.dispatch(note)
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    @property
+    def snapshot(self) -> EngineSnapshot | None:
+        runner = self.loop or self.driver
+        return runner.snapshot if runner is not None else None
+
+    def health(self) -> dict[str, Any]:
+        nodes = {link.node: link.conn.connected for link in self.links}
+        ok = self.snapshot is not None and (not nodes or any(nodes.values()))
+        return {"ok": ok, "mode": "simulated" if self.sim is not None else "live", "nodes": nodes}
+
+    def submit(self, request: object) -> gevent.event.AsyncResult:
+        """Send a request (login, ready, transfer...) to the engine's single writer."""
+        runner = self.loop or self.driver
+        assert runner is not None
+        return runner.submit(request)
+
+    def start(self) -> None:
+        if self.writer is not None:
+            self.writer.start()
+        if self.loop is not None:
+            self.loop.start()
+            for link in self.links:
+                link.start()
+        if self.driver is not None:
+            self.driver.start()
+        app = build_app(lambda: self.snapshot, health=self.health,
+                        registry=self.registry if self._metrics_on_http() else None)
+        if self.config.http.enabled:
+            server = serve(self.config.http.listen, app)
+            self.servers.append(server)
+            self.http_address = server.address[:2]
+        if self.config.metrics.enabled and not self._metrics_on_http():
+            server = serve(self.config.metrics.listen, build_app(lambda: self.snapshot, health=self.health,
+                                                                 registry=self.registry))
+            self.servers.append(server)
+            self.metrics_address = server.address[:2]
+        elif self.config.metrics.enabled:
+            self.metrics_address = self.http_address
+        log.info("daemon_started", http=self.http_address, metrics=self.metrics_address,
+                 nodes=[link.node for link in self.links], mode=self.health()["mode"])
+
+    def _metrics_on_http(self) -> bool:
+        return self.config.http.enabled and self.config.metrics.listen == self.config.http.listen
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking work, leave live calls up, flush the store. Bounded by ``timeout``."""
+        log.info("daemon_stopping")
+        for server in self.servers:
+            server.stop(timeout=1)
+        if self.driver is not None:
+            self.driver.stop(timeout)
+        if self.loop is not None:
+            self.loop.stop(timeout)
+        for link in self.links:
+            link.stop(timeout=min(5.0, timeout))
+        if self.writer is not None:
+            self.writer.stop(timeout)
+        if self.store is not None:
+            self.store.close()
+        self.stopped.set()
+        log.info("daemon_stopped")
+
+    def reload(self, new: Config) -> None:
+        """Swap queues and agents; agents keep their states. Raises on an invalid configuration."""
+        engine_config = new.engine_config()  # validates the whole before anything changes
+        results = [self.submit(rq.ReplaceQueues(tuple(engine_config.queues)))]
+        results += [self.submit(rq.UpsertAgent(agent)) for agent in engine_config.agents]
+        for result in results:
+            result.get(timeout=10)
+        self.config = new
+        log.info("config_reloaded", queues=len(engine_config.queues), agents=len(engine_config.agents))
+
+
+def run_until_signal(daemon: Daemon, *, reload: Callable[[], Config] | None = None) -> None:
+    """Start ``daemon`` and block until SIGTERM/SIGINT; SIGHUP calls ``reload`` and applies it."""
+    import signal
+
+    def _stop() -> None:
+        gevent.spawn(daemon.stop)
+
+    def _hup() -> None:
+        if reload is None:
+            return
+
+        def apply() -> None:
+            try:
+                daemon.reload(reload())
+            except Exception as exc:  # noqa: BLE001 - keep running on the old configuration
+                log.error("config_reload_refused", error=str(exc)[:2000])
+
+        gevent.spawn(apply)
+
+    gevent.signal_handler(signal.SIGTERM, _stop)
+    gevent.signal_handler(signal.SIGINT, _stop)
+    gevent.signal_handler(signal.SIGHUP, _hup)
+    daemon.start()
+    daemon.stopped.wait()

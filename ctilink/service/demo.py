@@ -1,0 +1,154 @@
+"""``ctilink demo``: the daemon on the simulated switch with a generated call centre.
+
+Three queues (support, sales, billing) with skills and an escalation step, a team of skilled
+agents (some slow to answer, some taking breaks), callers arriving by Poisson processes with
+lognormal talk times and exponential patience, sized to run at about 85% of the team's capacity
+so queues form and service level moves. The virtual clock runs ``speed`` times real time.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TextIO
+
+import gevent
+import gevent.event
+
+from ctilink.config import Config, parse_config
+from ctilink.core import Engine
+from ctilink.service.daemon import Daemon
+from ctilink.sim import AgentBehaviour, CallerBehaviour, Exponential, LogNormal, SimulatedSwitch, Uniform
+from ctilink.store import SqliteStore
+
+TALK_MEAN_S = 180.0
+WRAP_UP_S = 10.0
+
+
+def demo_config(agents: int = 24, *, http: str = "127.0.0.1:8080", metrics: str = "127.0.0.1:9464") -> Config:
+    """A generated call centre, as the same validated configuration a real deployment uses."""
+    team: list[dict[str, object]] = []
+    for i in range(agents):
+        skills: dict[str, int] = {"support": 3 + i % 6}
+        if i % 3 == 0:
+            skills["sales"] = 2 + i % 7
+        if i % 4 == 1:
+            skills["billing"] = 4 + i % 5
+        team.append({"id": f"{1001 + i}", "name": f"Agent {1001 + i}", "endpoints": [f"user/{1001 + i}"],
+                     "skills": skills})
+    data = {
+        "http": {"listen": http},
+        "metrics": {"listen": metrics},
+        "engine": {"disposition_codes": ["resolved", "callback", "escalated"]},
+        "queues": [
+            {"name": "support", "required_skills": {"support": 3}, "service_level_s": 20, "wrap_up_s": WRAP_UP_S,
+             "max_wait_s": 600, "overflow": {"kind": "extension", "target": "7999"}},
+            {"name": "sales", "required_skills": {"sales": 2}, "strategy": "highest-skill-level",
+             "service_level_s": 20, "wrap_up_s": WRAP_UP_S,
+             "escalation": [{"after_s": 45, "widen_to_queues": ["support"]}]},
+            {"name": "billing", "required_skills": {"billing": 5}, "strategy": "fewest-calls",
+             "service_level_s": 30, "wrap_up_s": WRAP_UP_S,
+             "escalation": [{"after_s": 30, "relax_skills": {"billing": 1}}]},
+        ],
+        "agents": team,
+    }
+    return parse_config(data, "<demo>")
+
+
+def build_demo(config: Config, *, seed: int = 1, load: float = 0.85) -> SimulatedSwitch:
+    """The engine and the simulated switch, populated with agents and caller streams."""
+    engine = Engine(config.engine_config(), rng=random.Random(seed))
+    sim = SimulatedSwitch(engine, seed=seed, node="sim-1", keep_notifications=False, keep_commands=False)
+    diligent = AgentBehaviour(ring_delay=Uniform(1.0, 4.0), p_end_wrap_up_early=0.3)
+    human = AgentBehaviour(ring_delay=Uniform(2.0, 9.0), p_no_answer=0.05, breaks_per_hour=0.5,
+                           break_time=Uniform(300.0, 600.0))
+    ids = [a.id for a in config.agents]
+    sim.add_agents(ids[::2], diligent)
+    sim.add_agents(ids[1::2], human)
+    capacity = len(ids) / (TALK_MEAN_S + WRAP_UP_S)
+    caller = CallerBehaviour(patience=Exponential(120.0), talk=LogNormal(TALK_MEAN_S, 0.6))
+    for queue, share in (("support", 0.55), ("sales", 0.25), ("billing", 0.20)):
+        sim.add_caller_stream(queue, capacity * load * share, caller)
+    return sim
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "  -  " if value is None else f"{100 * value:5.1f}%"
+
+
+def progress_line(sim: SimulatedSwitch) -> str:
+    """One line for a person watching: virtual time, counts, service level, agents by state."""
+    stats = sim.stats
+    snap = sim.engine.snapshot(sim.now)  # type: ignore[attr-defined]
+    waiting = sum(len(q.waiting) for q in snap.queues)
+    oldest = max((c.wait_s for q in snap.queues for c in q.waiting), default=0.0)
+    states: dict[str, int] = {}
+    for agent in snap.agents:
+        states[agent.state.value] = states.get(agent.state.value, 0) + 1
+    t = int(sim.now)
+    agents = " ".join(f"{k}={v}" for k, v in sorted(states.items()))
+    asa = stats.asa_s
+    return (
+        f"[sim {t // 3600:02d}:{t % 3600 // 60:02d}:{t % 60:02d}] offered={stats.offered} answered={stats.answered}"
+        f" abandoned={stats.abandoned} waiting={waiting} oldest={oldest:.0f}s"
+        f" SL({stats.service_level_s:.0f}s)={_fmt_ratio(stats.service_level)}"
+        f" ASA={'-' if asa is None else f'{asa:.1f}s'} abandon={_fmt_ratio(stats.abandon_rate)} | {agents}"
+    )
+
+
+def run_demo(
+    *,
+    speed: float = 30.0,
+    duration_s: float = 0.0,
+    seed: int = 1,
+    agents: int = 24,
+    http: str = "127.0.0.1:8080",
+    metrics: str = "127.0.0.1:9464",
+    progress_every_s: float = 3.0,
+    out: TextIO = sys.stdout,
+) -> dict[str, object]:
+    """Run the demo daemon; ``duration_s`` is wall-clock seconds (0: until interrupted)."""
+    config = demo_config(agents, http=http, metrics=metrics)
+    sim = build_demo(config, seed=seed)
+    tmp = tempfile.TemporaryDirectory(prefix="ctilink-demo-")
+    store = SqliteStore(str(Path(tmp.name) / "ctilink.db"))
+    daemon = Daemon.simulated(config, sim, speed=speed, store=store)
+
+    def report() -> None:
+        while True:
+            gevent.sleep(progress_every_s)
+            print(progress_line(sim), file=out, flush=True)
+
+    daemon.start()
+    print(
+        f"ctilink demo: {agents} agents, 3 queues, virtual clock x{speed:g}."
+        f" Queue view http://{_addr(daemon.http_address)}/v1/queues,"
+        f" metrics http://{_addr(daemon.metrics_address)}/metrics. Ctrl-C stops.",
+        file=out,
+        flush=True,
+    )
+    reporter = gevent.spawn(report)
+    stop_event = gevent.event.Event()
+    gevent.signal_handler(signal.SIGINT, stop_event.set)
+    gevent.signal_handler(signal.SIGTERM, stop_event.set)
+    started = time.monotonic()
+    stop_event.wait(timeout=duration_s if duration_s > 0 else None)
+    reporter.kill()
+    daemon.stop()
+    print(progress_line(sim), file=out, flush=True)
+    summary = sim.stats.summary()
+    summary["wall_s"] = round(time.monotonic() - started, 1)
+    summary["virtual_s"] = round(sim.now, 1)
+    tmp.cleanup()
+    return summary
+
+
+def _addr(address: tuple[str, int] | None) -> str:
+    if address is None:
+        return "(disabled)"
+    return f"{address[0]}:{address[1]}"
+
