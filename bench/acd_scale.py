@@ -70,14 +70,24 @@ class TimedEngine:
         self.arrival_all_ns: list[int] = []
         self.engine_ns = 0
         self.calls = 0
+        self.slowest: list[tuple[int, str]] = []  # (ns, input kind) of the slowest engine calls
+        self.gc_during_slowest = 0
+
+    def _note_slow(self, dt: int, kind: str, gcs: int) -> None:
+        if len(self.slowest) < 10 or dt > self.slowest[-1][0]:
+            self.slowest.append((dt, kind + (" +gc" if gcs else "")))
+            self.slowest.sort(reverse=True)
+            del self.slowest[10:]
 
     def handle(self, item: Any, now: float) -> Any:
+        gcs = gc.get_stats()[0]["collections"] if self.measuring else 0
         t0 = time.perf_counter_ns()
         eff = self.engine.handle(item, now)
         dt = time.perf_counter_ns() - t0
         if self.measuring:
             self.engine_ns += dt
             self.calls += 1
+            self._note_slow(dt, type(item).__name__, gc.get_stats()[0]["collections"] - gcs)
             kind = type(item)
             if kind is ChannelParked and not item.variables.get("ctilink_call_id"):
                 self.arrival_all_ns.append(dt)
@@ -88,12 +98,14 @@ class TimedEngine:
         return eff
 
     def tick(self, now: float) -> Any:
+        gcs = gc.get_stats()[0]["collections"] if self.measuring else 0
         t0 = time.perf_counter_ns()
         eff = self.engine.tick(now)
         dt = time.perf_counter_ns() - t0
         if self.measuring:
             self.engine_ns += dt
             self.calls += 1
+            self._note_slow(dt, "tick", gc.get_stats()[0]["collections"] - gcs)
             if any(type(c) is Originate for c in eff.commands):
                 self.avail_ns.append(dt)
         return eff
@@ -207,6 +219,7 @@ def run_scale(n_agents: int, *, seed: int, samples: int, warmup_s: float, cap_s:
         "engine_share": (timed.engine_ns / 1e9) / wall if wall else float("nan"),
         "stats": {k: sim.stats.summary()[k] for k in ("offered", "answered", "abandoned", "service_level", "asa_s")},
         "switch_errors_not_stale": sum(1 for e in sim.errors if not e.stale),
+        "slowest_us": [(round(ns / 1000), kind) for ns, kind in timed.slowest[:5]],
     }
     if prof:
         out = io.StringIO()

@@ -10,6 +10,7 @@ import pytest
 
 from ctilink.esl.command_parse import CommandParseError, fs_separate, parse_command, parse_rendered_wire
 from ctilink.esl.commands import (
+from ctilink.esl.fixtures import fixtures_dir
     Break,
     Bridge,
     Eavesdrop,
@@ -26,7 +27,7 @@ from ctilink.esl.commands import (
     render,
 )
 
-FIXTURES = Path("/work/shared/fixtures/esl")
+FIXTURES = fixtures_dir()
 U1 = "fb7ceee2-7c9b-4407-b9f5-172452f8ce39"
 U2 = "d902c904-7a3b-413f-8ed0-660586b1d96f"
 JOB = "ac7edb4a-28ff-4bbe-9621-1ca268b494c5"

@@ -33,8 +33,9 @@ from ctilink.esl.framing import FrameReader
 from ctilink.esl.normalize import Normalizer
 from ctilink.events import ChannelParked, Event, Heartbeat, JobCompleted, RawEvent, Resynced
 from ctilink.testing.fake_switch import FakeSwitch
+from ctilink.esl.fixtures import fixtures_dir
 
-FIXTURES = Path("/work/shared/fixtures/esl")
+FIXTURES = fixtures_dir()
 WAIT = 10.0  # upper bound for things that happen in milliseconds; never a pass/fail timing
 
 

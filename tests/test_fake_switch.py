@@ -13,8 +13,9 @@ import pytest
 from ctilink.esl.commands import Bridge, Hangup, Originate, SetVariables, render
 from ctilink.testing.esl_wire import FrameReader, parse_event
 from ctilink.testing.fake_switch import Endpoint, FakeSwitch
+from ctilink.esl.fixtures import fixtures_dir
 
-FIXTURES = Path("/work/shared/fixtures/esl")
+FIXTURES = fixtures_dir()
 AGENT = "fb7ceee2-7c9b-4407-b9f5-172452f8ce39"
 JOB = "ac7edb4a-28ff-4bbe-9621-1ca268b494c5"
 

@@ -36,7 +36,7 @@ from ctilink.events import (
     Resynced,
 )
 
-FIXTURES = Path("/work/shared/fixtures/esl")
+FIXTURES = fixtures_dir()
 CALLER1 = "3baf444b-35b0-4933-974b-4fce85e3ff7c"
 AGENT1 = "30a9810d-c59e-4206-bcca-b560e8f7dd89"
 CALLER2 = "5417094b-6547-4e55-941b-53a61270432d"
@@ -302,6 +302,7 @@ from ctilink.esl.commands import Bridge, Hold, Originate  # noqa: E402
 from ctilink.esl.connection import EslConnection  # noqa: E402
 from ctilink.events import Heartbeat, JobCompleted  # noqa: E402
 from ctilink.testing.fake_switch import FakeSwitch  # noqa: E402
+from ctilink.esl.fixtures import fixtures_dir
 
 WAIT = 10.0
 

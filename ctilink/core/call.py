@@ -172,6 +172,11 @@ class CallRecord:
     disposition_code: str | None
     offers: tuple[OfferRecord, ...]
     transfers: tuple[TransferRecord, ...]
+    customer_number: str | None = None  # the caller id as E.164 / "anonymous"; None: not a number
+    screening: str | None = None  # "<list>:<action>:<scope>" when a number list decided something
+    rejected_reason: str | None = None  # why a blacklisted call was refused (the entry's reason)
+    sticky_agent: str | None = None  # the remembered / preferred agent considered for this call
+    sticky_outcome: str | None = None  # the last sticky outcome: hit, wait, fallback, expired
 
 
 @dataclass(slots=True, eq=False)
@@ -281,6 +286,15 @@ class Call:
     leave_cause: str = "NORMAL_CLEARING"
     leave_disposition: Disposition | None = None
     finalized: bool = False
+    customer_number: str | None = None
+    screening: str | None = None
+    rejected_reason: str | None = None
+    sticky_agent: str | None = None  # the remembered / preferred agent considered (for the record)
+    prefer_agent: str | None = None  # offer to this agent first while set (cleared once offered)
+    sticky_source: str = "memory"
+    sticky_outcome: str | None = None
+    held_for: str | None = None  # waiting for this busy sticky agent: in no per-step list
+    sticky_token: int = 0  # invalidates the sticky wait timer
 
     def apply(self, event: CallEvent) -> CallState:
         target = CALL_TRANSITIONS[self.state].get(event)
@@ -325,6 +339,11 @@ class Call:
             disposition_code=codes[-1] if codes else None,
             offers=tuple(leg.to_record() for leg in self.legs),
             transfers=tuple(self.transfers),
+            customer_number=self.customer_number,
+            screening=self.screening,
+            rejected_reason=self.rejected_reason,
+            sticky_agent=self.sticky_agent,
+            sticky_outcome=self.sticky_outcome,
         )
 
 

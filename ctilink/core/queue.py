@@ -7,6 +7,9 @@ Rules:
 - One waiting list and one agent :class:`~ctilink.core.strategies.Pool` per escalation step: a
   call at step k waits in list k and is served from pool k. A call that is ringing an agent is in
   no list (it cannot be offered twice).
+- A call held for its busy sticky agent is in the position list only (it keeps its place, counts
+  as waiting and is announced) but in no per-step list, so no other agent is matched to it and
+  the calls behind it are not blocked.
 - Per-step counters of logged-in and staffed eligible agents are maintained by the engine on every
   change of an agent's flags, so "is anyone there?" never scans agents.
 
@@ -46,14 +49,16 @@ class QueueRuntime:
     def __len__(self) -> int:
         return len(self.all_waiting)
 
-    def insert(self, key: WaitKey, call_id: str, step: int) -> None:
+    def insert(self, key: WaitKey, call_id: str, step: int, held: bool = False) -> None:
         entry = (*key, call_id)
-        insort(self.waiting[step], entry)
+        if not held:
+            insort(self.waiting[step], entry)
         insort(self.all_waiting, entry)
 
-    def remove(self, key: WaitKey, call_id: str, step: int) -> None:
+    def remove(self, key: WaitKey, call_id: str, step: int, held: bool = False) -> None:
         entry = (*key, call_id)
-        for bucket in (self.waiting[step], self.all_waiting):
+        buckets = (self.all_waiting,) if held else (self.waiting[step], self.all_waiting)
+        for bucket in buckets:
             index = bisect_left(bucket, entry)
             if index < len(bucket) and bucket[index] == entry:
                 del bucket[index]

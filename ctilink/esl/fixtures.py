@@ -3,7 +3,7 @@
 Rules:
 - Read-only: the recordings are evidence of what a real switch sends; nothing here edits,
   normalises or "fixes" them. Bytes come back exactly as recorded.
-- The directory is ``$CTILINK_ESL_FIXTURES`` if set, else ``/work/shared/fixtures/esl``;
+- The directory is ``$CTILINK_ESL_FIXTURES`` if set, else ``../shared/fixtures/esl`` beside the checkout;
   :func:`available` says whether it is there, so tests can skip cleanly without it.
 
 Theory of operation: each scenario has ``<name>.json.esl`` (a passive ``event json ALL``
@@ -33,7 +33,8 @@ __all__ = [
     "scenarios",
 ]
 
-DEFAULT_DIR = Path("/work/shared/fixtures/esl")
+# The checkout keeps ``shared/`` beside it (``<workspace>/main`` and ``<workspace>/shared``).
+DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "esl"
 _ENV = "CTILINK_ESL_FIXTURES"
 
 

@@ -56,8 +56,9 @@ import gevent.socket
 
 from ctilink.esl.command_parse import CommandParseError, fs_separate, parse_originate_args
 from ctilink.testing import esl_wire
+from ctilink.esl.fixtures import fixtures_dir
 
-FIXTURES_DIR = Path("/work/shared/fixtures/esl")
+FIXTURES_DIR = fixtures_dir()
 HOSTNAME = "fs-node-1"
 VERSION = "1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit"
 
@@ -429,6 +430,14 @@ class FakeSwitch:
             self._answer(ch)
         self._park(ch)
         return uid
+
+    def hangup(self, uuid: str, cause: str = "NORMAL_CLEARING") -> bool:
+        """The far end of ``uuid`` hangs up (BYE or CANCEL); its bridged partner follows. False if unknown."""
+        ch = self.channels.get(uuid)
+        if ch is None:
+            return False
+        self._hangup(ch, cause)
+        return True
 
     def _park(self, ch: FakeChannel) -> None:
         ch.parked, ch.application = True, "park"

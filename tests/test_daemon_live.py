@@ -1,0 +1,129 @@
+"""The daemon end to end over real sockets: FakeSwitch (ESL) <-> daemon <-> HTTP/metrics."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import gevent
+import gevent.event
+import pytest
+
+from ctilink.config import Config, parse_config
+from ctilink.core import CallRecord
+from ctilink.core import notifications as nt
+from ctilink.core import requests as rq
+from ctilink.service.callbacks import Callbacks
+from ctilink.service.daemon import Daemon
+from ctilink.testing.fake_switch import Endpoint, FakeSwitch
+
+
+@pytest.fixture
+def switch() -> Iterator[FakeSwitch]:
+    srv = FakeSwitch(password="pw-test", time_scale=0, heartbeat_interval=3600)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def _config(srv: FakeSwitch, tmp_path: Path) -> Config:
+    return parse_config({
+        "nodes": [{"name": "fs-test", "host": srv.host, "port": srv.port, "password": "pw-test"}],
+        "http": {"listen": "127.0.0.1:0"},
+        "metrics": {"listen": "127.0.0.1:0"},
+        "store": {"path": str(tmp_path / "ctilink.db")},
+        "queues": [{"name": "support", "required_skills": {"support": 3}, "wrap_up_s": 0}],
+        "agents": [{"id": "1001", "endpoints": ["user/1001"], "skills": {"support": 5}}],
+    })
+
+
+def _get(address: tuple[str, int], path: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(f"http://{address[0]}:{address[1]}{path}", timeout=5) as resp:
+        return resp.status, resp.read()
+
+
+def test_parked_call_reaches_agent_bridged_recorded_and_measured(switch: FakeSwitch, tmp_path: Path) -> None:
+    callbacks = Callbacks()
+    ended: list[CallRecord] = []
+    done = gevent.event.Event()
+
+    def on_ended(note: nt.CallEnded) -> None:
+        ended.append(note.record)
+        done.set()
+
+    callbacks.on(nt.CallEnded, on_ended)
+    daemon = Daemon.live(_config(switch, tmp_path))
+    daemon.callbacks = callbacks
+    daemon.start()
+    try:
+        for link in daemon.links:
+            assert link.conn.wait_connected(5)
+        for request in (rq.AgentLogin("1001"), rq.AgentReady("1001")):
+            effects = daemon.submit(request).get(timeout=5)
+            assert effects.error is None
+        caller = switch.inbound_call("15551230001", "Alice, \"the\" Caller", "7000", {"ctilink_queue": "support"})
+        originate = switch.wait_for_command(lambda t: t.startswith("bgapi originate"), timeout=5)
+        assert "user/1001" in originate and "ctilink_role=agent" in originate
+        bridge = switch.wait_for_command(lambda t: t.startswith("api uuid_bridge"), timeout=5)
+        assert caller in bridge
+        # The queue view is served from the engine's snapshot, never from the switch.
+        commands_before = len(switch.commands)
+        daemon.submit(rq.AgentNotReady("1001", "break")).get(timeout=5)  # pending: the agent is on a call
+        status, body = _get(daemon.http_address, "/v1/agents/1001")
+        assert status == 200
+        assert json.loads(body)["agent_id"] == "1001"
+        assert len(switch.commands) == commands_before
+        # The caller hangs up: the call ends once, recorded in the store and in metrics.
+        assert switch.hangup(caller)
+        assert done.wait(5), "CallEnded never arrived"
+        assert [r.disposition.value for r in ended] == ["answered"]
+        daemon.writer.flush()
+        stored = daemon.store.get_call_record(ended[0].call_id)
+        assert stored is not None and stored.disposition == "answered"
+        status, metrics = _get(daemon.metrics_address, "/metrics")
+        assert status == 200
+        assert b"ctilink_esl_connected" in metrics
+        assert b'ctilink_calls_answered_total{queue="support"} 1.0' in metrics
+    finally:
+        daemon.stop()
+
+
+def test_unknown_agent_request_is_refused_without_state_change(switch: FakeSwitch, tmp_path: Path) -> None:
+    daemon = Daemon.live(_config(switch, tmp_path))
+    daemon.start()
+    try:
+        effects = daemon.submit(rq.AgentLogin("no-such-agent")).get(timeout=5)
+        assert effects.error is not None
+        assert any(isinstance(n, nt.InputRejected) for n in effects.notifications)
+        assert daemon.engine.snapshot(0).agent("1001").state.value == "logged-out"
+    finally:
+        daemon.stop()
+
+
+def test_busy_agent_leg_keeps_the_call_queued(switch: FakeSwitch, tmp_path: Path) -> None:
+    switch.set_endpoint("user/1001", Endpoint("busy"))
+    daemon = Daemon.live(_config(switch, tmp_path))
+    daemon.callbacks = Callbacks()
+    results: list[nt.OfferResult] = []
+    busy = gevent.event.Event()
+
+    def on_result(note: nt.OfferResult) -> None:
+        results.append(note)
+        busy.set()
+
+    daemon.callbacks.on(nt.OfferResult, on_result)
+    daemon.start()
+    try:
+        assert daemon.links[0].conn.wait_connected(5)
+        daemon.submit(rq.AgentLogin("1001")).get(timeout=5)
+        daemon.submit(rq.AgentReady("1001")).get(timeout=5)
+        switch.inbound_call("15551230004", "Bob", "7000", {"ctilink_queue": "support"})
+        switch.wait_for_command(lambda t: t.startswith("bgapi originate"), timeout=5)
+        assert busy.wait(5), "the busy outcome never reached the engine"
+        assert [r.result.value for r in results] == ["busy"]
+        waiting = daemon.engine.snapshot(0).queue("support").waiting
+        assert len(waiting) == 1
+    finally:
+        daemon.stop()
