@@ -59,6 +59,10 @@ WRAP_S = 5.0
 AHT_S = TALK.mean + WRAP_S + 2.0
 
 
+def _gc_counts() -> list[int]:
+    return [g["collections"] for g in gc.get_stats()]
+
+
 class TimedEngine:
     """Wraps the real engine: times each call and classifies the decisions that led to an offer."""
 
@@ -73,21 +77,24 @@ class TimedEngine:
         self.slowest: list[tuple[int, str]] = []  # (ns, input kind) of the slowest engine calls
         self.gc_during_slowest = 0
 
-    def _note_slow(self, dt: int, kind: str, gcs: int) -> None:
+    def _note_slow(self, dt: int, kind: str, before: list[int]) -> None:
         if len(self.slowest) < 10 or dt > self.slowest[-1][0]:
-            self.slowest.append((dt, kind + (" +gc" if gcs else "")))
+            # Which garbage-collector generation ran inside the call, if any: big outliers are GC.
+            after = _gc_counts()
+            ran = [g for g in range(3) if after[g] != before[g]]
+            self.slowest.append((dt, kind + (f" +gc{max(ran)}" if ran else "")))
             self.slowest.sort(reverse=True)
             del self.slowest[10:]
 
     def handle(self, item: Any, now: float) -> Any:
-        gcs = gc.get_stats()[0]["collections"] if self.measuring else 0
+        gcs = _gc_counts() if self.measuring else []
         t0 = time.perf_counter_ns()
         eff = self.engine.handle(item, now)
         dt = time.perf_counter_ns() - t0
         if self.measuring:
             self.engine_ns += dt
             self.calls += 1
-            self._note_slow(dt, type(item).__name__, gc.get_stats()[0]["collections"] - gcs)
+            self._note_slow(dt, type(item).__name__, gcs)
             kind = type(item)
             if kind is ChannelParked and not item.variables.get("ctilink_call_id"):
                 self.arrival_all_ns.append(dt)
@@ -98,14 +105,14 @@ class TimedEngine:
         return eff
 
     def tick(self, now: float) -> Any:
-        gcs = gc.get_stats()[0]["collections"] if self.measuring else 0
+        gcs = _gc_counts() if self.measuring else []
         t0 = time.perf_counter_ns()
         eff = self.engine.tick(now)
         dt = time.perf_counter_ns() - t0
         if self.measuring:
             self.engine_ns += dt
             self.calls += 1
-            self._note_slow(dt, "tick", gc.get_stats()[0]["collections"] - gcs)
+            self._note_slow(dt, "tick", gcs)
             if any(type(c) is Originate for c in eff.commands):
                 self.avail_ns.append(dt)
         return eff

@@ -43,7 +43,7 @@ import random
 import re
 import uuid as uuid_module
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import structlog
 
@@ -69,6 +69,7 @@ from ctilink.core.errors import (
     CallNotConnected,
     ConfigError,
     CtilinkError,
+    DoNotCallError,
     IllegalTransition,
     InvalidValue,
     NoCallForAgent,
@@ -92,15 +93,22 @@ from ctilink.core.notifications import (
     CallOffered,
     CallOverflowed,
     CallQueued,
+    CallScreened,
     CallTransferred,
     InputRejected,
+    ListChanged,
     Notification,
     OfferResult,
+    StickyRemembered,
+    StickyRouted,
 )
+from ctilink.core.lists_screen import ListScreen, Verdict
 from ctilink.core.queue import QueueRuntime
 from ctilink.core.routing import compile_steps, first_step, skill_score
 from ctilink.core.screening import CallInfo, CandidateAgent, CustomStrategy, ScreenDecision, ScreenHook, accept_all
 from ctilink.core.snapshot import AgentView, CallView, EngineSnapshot, QueueView, WaitingCallView
+from ctilink.core.sticky import StickyMemory, StickyRow
+from ctilink.core.sticky import decide as sticky_decide
 from ctilink.core.strategies import BUILTIN_STRATEGIES, make_pool
 from ctilink.esl.commands import (
     Answer,
@@ -132,6 +140,8 @@ from ctilink.events import (
     JobCompleted,
     SwitchShutdown,
 )
+from ctilink.lists.model import BlockAction, Entry, ListName
+from ctilink.lists.numbers import ANONYMOUS
 
 log = structlog.get_logger("ctilink.core")
 
@@ -213,6 +223,9 @@ class Engine:
         self._new_available: dict[str, None] = {}
         self._now = 0.0
         self._eff = Effects()
+        self._lists = ListScreen(config.lists, config.default_region)
+        self._sticky = StickyMemory(config.sticky)
+        self._waiters: dict[str, dict[str, None]] = {}  # agent id -> calls held for that agent
         self._check_queue_set(list(config.queues), config.default_route)
         self._rebuild_queues(list(config.queues))
         for profile in config.agents:
@@ -295,6 +308,7 @@ class Engine:
                         priority=call.priority,
                         step=call.step,
                         estimated_wait_s=self._ewt(rt, position),
+                        held_for=call.held_for,
                     )
                 )
             queues.append(
@@ -328,12 +342,81 @@ class Engine:
         call = self._by_uuid.get(uuid)
         return call.call_id if call is not None else None
 
+    # -- number lists and sticky memory (reads raise typed errors; changes are requests) --------
+
+    def load_lists(self, entries: Iterable[Entry]) -> list[tuple[object, CtilinkError]]:
+        """Load list entries (the store's, at start, before the first input). No notifications.
+        Returns the (entry, error) pairs refused (e.g. a route target no command could carry)."""
+        return self._lists.load(entries)
+
+    def load_sticky(self, rows: Iterable[StickyRow]) -> list[tuple[object, CtilinkError]]:
+        """Load sticky memory (the store's live ``StickyRecord`` rows, at start). No notifications.
+        Returns the (row, error) pairs refused."""
+        return self._sticky.load(rows)
+
+    def check_dnc(self, number: str, campaign: str | None, now: float) -> Entry | None:
+        """The do-not-call entry forbidding a dial of ``number`` for ``campaign`` (scopes
+        ``campaign:<name>`` then ``global``), or None. Raises ``InvalidNumber`` / ``InvalidValue``."""
+        return self._lists.check_dnc(number, campaign, now)[1]
+
+    def ensure_dialable(self, number: str, campaign: str | None, now: float) -> str:
+        """The number as E.164 if it may be dialled; raises :class:`DoNotCallError` if it is on
+        the do-not-call list (``InvalidNumber`` if it is not a number)."""
+        normalized, entry = self._lists.check_dnc(number, campaign, now)
+        if entry is not None:
+            raise DoNotCallError(normalized, entry)
+        return normalized
+
+    def query_list(
+        self,
+        list_name: str,
+        *,
+        scope: str | None = None,
+        number: str | None = None,
+        now: float | None = None,
+        limit: int | None = None,
+    ) -> list[Entry]:
+        """Entries of ``list_name`` sorted by key, optionally of one scope / number; with ``now``,
+        live ones only. Scans the list: for operators, not for routing."""
+        return self._lists.query(list_name, scope=scope, number=number, now=now, limit=limit)
+
+    def match_list(
+        self,
+        number: str,
+        list_name: str,
+        *,
+        now: float,
+        queue: str | None = None,
+        destination: str | None = None,
+        campaign: str | None = None,
+    ) -> Entry | None:
+        """The entry of ``list_name`` that would win for a call from ``number`` (raw) to
+        ``destination`` / ``queue`` (or a dial in ``campaign``), as the screening sees it."""
+        scopes = self._lists.scopes(destination, queue)
+        if campaign is not None:
+            scopes.insert(0, f"campaign:{campaign}")
+        return self._lists.lookup(number, list_name, scopes, now)
+
+    def sticky_agent(self, number: str, queue: str | None, now: float) -> str | None:
+        """The agent remembered for ``number`` (raw; normalized with ``default_region``) in
+        ``queue``, if the memory is live. The dialer's hook for callbacks: it may set the
+        ``ctilink_preferred_agent`` variable on the customer leg it parks."""
+        normalized = self._lists.normalize_caller(number)
+        if normalized is None or normalized == ANONYMOUS:
+            return None
+        memo = self._sticky.peek(normalized, queue, now)
+        return memo.agent_id if memo is not None else None
+
     def check_invariants(self) -> list[str]:
         """Every broken invariant, as text (empty when all hold). O(agents + calls): for tests."""
         problems: list[str] = []
         for agent in self._agents.values():
             problems.extend(self._agent_problems(agent))
         listed: dict[str, int] = {}
+        held: dict[str, int] = {}
+        for call in self._calls.values():
+            if call.held_for is not None and call.in_list and call.queue is not None:
+                held[call.queue] = held.get(call.queue, 0) + 1
         for rt in self._queues.values():
             for step, bucket in enumerate(rt.waiting):
                 for entry in bucket:
@@ -341,7 +424,11 @@ class Engine:
                     call = self._calls.get(entry[3])
                     if call is None or call.state is not CallState.QUEUED or call.queue != rt.name or call.step != step:
                         problems.append(f"waiting list {rt.name}[{step}] holds call {entry[3]} that is not waiting there")
-            if sum(len(b) for b in rt.waiting) != len(rt.all_waiting):
+            for entry in rt.all_waiting:
+                call = self._calls.get(entry[3])
+                if call is None or call.state is not CallState.QUEUED or call.queue != rt.name:
+                    problems.append(f"position list {rt.name} holds call {entry[3]} that is not waiting there")
+            if sum(len(b) for b in rt.waiting) + held.get(rt.name, 0) != len(rt.all_waiting):
                 problems.append(f"queue {rt.name}: per-step lists and position list disagree")
             logged = [0] * len(rt.steps)
             staffed = [0] * len(rt.steps)
@@ -356,8 +443,15 @@ class Engine:
                 problems.append(f"queue {rt.name}: counters {rt.logged_in}/{rt.staffed} != {logged}/{staffed}")
         for call in self._calls.values():
             count = listed.get(call.call_id, 0)
-            if call.state is CallState.QUEUED and count != 1:
-                problems.append(f"call {call.call_id} is queued but listed {count} times")
+            expected = 0 if call.held_for is not None else 1
+            if call.state is CallState.QUEUED and count != expected:
+                problems.append(f"call {call.call_id} is queued but listed {count} times (held: {call.held_for})")
+            if call.held_for is not None:
+                agent = self._agents.get(call.held_for)
+                if call.state is not CallState.QUEUED or call.call_id not in self._waiters.get(call.held_for, {}):
+                    problems.append(f"call {call.call_id} held for {call.held_for} but {call.state} / not indexed")
+                elif agent is not None and agent.in_pools and (call.queue or "") in agent.memberships:
+                    problems.append(f"call {call.call_id} held for {call.held_for}, who is offerable")
             if call.state is not CallState.QUEUED and count:
                 problems.append(f"call {call.call_id} is {call.state} but still listed")
             if call.state is CallState.OFFERING and not call.ringing:
@@ -368,6 +462,11 @@ class Engine:
                 problems.append(f"call {call.call_id} ended but is still tracked")
             if call.state is not CallState.ENDED and self._by_uuid.get(call.uuid) is not call:
                 problems.append(f"call {call.call_id} is live but not indexed by its uuid")
+        for agent_id, calls in self._waiters.items():
+            for call_id in calls:
+                call = self._calls.get(call_id)
+                if call is None or call.held_for != agent_id:
+                    problems.append(f"sticky waiters of {agent_id} list call {call_id} that is not held for them")
         for uuid, leg in self._legs.items():
             agent = self._agents.get(leg.agent_id)
             if agent is None or uuid not in agent.legs:
@@ -379,6 +478,11 @@ class Engine:
     def _begin(self, now: float) -> None:
         self._now = max(self._now, now)
         self._eff = Effects()
+        expiry = self._lists.next_expiry()
+        if expiry is not None and expiry <= self._now:
+            # A few per input, so one input never pays for a mass expiry; the daemon deletes them.
+            for entry in self._lists.purge_expired(self._now):
+                self._note(ListChanged("expire", entry, self._now))
 
     def _finish(self) -> Effects:
         effects, self._eff = self._eff, Effects()
@@ -410,6 +514,9 @@ class Engine:
         if kind == "delay":
             agent = self._agents.get(key)
             return agent is not None and agent.delay_token == token and agent.delayed_until is not None
+        if kind == "sticky":
+            call = self._calls.get(key)
+            return call is not None and call.sticky_token == token and call.held_for is not None
         call = self._calls.get(key)
         return call is not None and call.timer_token == token and call.state is not CallState.ENDED
 
@@ -436,6 +543,8 @@ class Engine:
                 self._overflow(call, self._queues.get(call.queue or ""), "max-wait")
         elif kind == "announce":
             self._announce(self._calls[key])
+        elif kind == "sticky":
+            self._release_hold(self._calls[key], "fallback")
         elif kind == "leave":
             call = self._calls[key]
             if call.leave_path is not None:
@@ -456,6 +565,8 @@ class Engine:
                     if agent is not None:
                         self._reconcile(agent)
                         self._refresh(agent)
+                    if agent_id in self._waiters:
+                        self._check_waiters(agent_id)
                 continue
             if self._dirty_queues:
                 name = next(iter(self._dirty_queues))
@@ -544,6 +655,8 @@ class Engine:
         for call in orphans:
             call.waiting_key = None
             self._overflow(call, None, "queue-removed")
+        for agent_id in self._waiters:
+            self._dirty_agents[agent_id] = None  # memberships changed: is each wait still sensible?
 
     @staticmethod
     def _ranker(rt: QueueRuntime) -> Callable[[Agent], int]:
@@ -646,14 +759,14 @@ class Engine:
     def _insert_waiting(self, call: Call) -> None:
         rt = self._queues[call.queue or ""]
         assert call.waiting_key is not None and not call.in_list
-        rt.insert(call.waiting_key, call.call_id, call.step)
+        rt.insert(call.waiting_key, call.call_id, call.step, held=call.held_for is not None)
         call.in_list = True
 
     def _remove_waiting(self, call: Call) -> None:
         if call.in_list and call.waiting_key is not None:
             rt = self._queues.get(call.queue or "")
             if rt is not None:
-                rt.remove(call.waiting_key, call.call_id, call.step)
+                rt.remove(call.waiting_key, call.call_id, call.step, held=call.held_for is not None)
         call.in_list = False
 
     def _ewt(self, rt: QueueRuntime, position: int) -> float | None:
@@ -690,6 +803,10 @@ class Engine:
         rt = self._queues.get(call.queue or "")
         if rt is None:
             return False
+        if call.prefer_agent is not None:
+            preferred = self._match_preferred(call, rt)
+            if preferred is not None:
+                return preferred
         pool = rt.pools[call.step]
         if not len(pool):
             return False
@@ -710,6 +827,26 @@ class Engine:
             pool.offered(agent)
             self._offer(call, agent)
         return True
+
+    def _match_preferred(self, call: Call, rt: QueueRuntime) -> bool | None:
+        """The sticky / preferred agent first: True if offered to them, False if the call is held
+        for them, None if the preference is spent and the call routes normally."""
+        agent_id = call.prefer_agent
+        assert agent_id is not None
+        agent = self._agents.get(agent_id)
+        if agent is not None and agent.in_pools and rt.name in agent.memberships:
+            self._remove_waiting(call)
+            self._unhold(call)
+            call.prefer_agent = None  # one offer: if they miss it, the call routes normally
+            call.apply(CallEvent.OFFER)
+            self._sticky_note(call, agent_id, "hit")
+            self._offer(call, agent)
+            return True
+        if call.held_for is not None:
+            return False
+        call.prefer_agent = None
+        self._sticky_note(call, agent_id, "fallback")
+        return None
 
     def _custom_pick(self, call: Call, rt: QueueRuntime, members: list[Agent]) -> Agent | None:
         if not members:
@@ -743,6 +880,13 @@ class Engine:
         """An agent became offerable: serve the best call it may take (via the pool, so the queue's
         strategy still decides between agents that became available together)."""
         while agent.in_pools:
+            waiting = self._waiters.get(agent.id)
+            if waiting:
+                # Calls held for this very agent (sticky) come first: that is what they waited for.
+                held = min((self._calls[call_id] for call_id in waiting), key=lambda c: (c.waiting_key, c.seq))
+                if not self._match_call(held):
+                    self._release_hold(held, "fallback")
+                continue
             best: tuple | None = None
             for name, k in agent.memberships.items():
                 rt = self._queues[name]
@@ -1077,11 +1221,20 @@ class Engine:
                 self._reject(InvalidValue("ctilink_priority", raw_priority, expected), "ChannelParked", ev.uuid)
             else:
                 call.priority = parsed
-        decision = self._run_screen(call, ev.variables)
+        verdict = self._screen_lists(call)
+        blocked = verdict is not None and verdict.blocks
+        if verdict is not None and not blocked:
+            call.priority = max(call.priority, self._lists.vip_priority(verdict.entry))
+        # A blacklisted caller is not shown to the hook: the list has the last word on them.
+        decision = ScreenDecision.accept() if blocked else self._run_screen(call, ev.variables)
         if decision.action == "accept" or decision.action == "agent":
             if decision.priority is not None:
                 call.priority = decision.priority
         self._note(CallArrived(call.call_id, call.uuid, call.queue, call.caller_number, call.priority, now))
+        if blocked:
+            assert verdict is not None
+            self._block(call, verdict)
+            return
         if decision.action == "reject":
             self._cmd(Hangup(call.uuid, decision.cause, node=call.node))
             self._end_call(call, Disposition.REJECTED, "screened", True)
@@ -1093,23 +1246,223 @@ class Engine:
             self._cmd(Transfer(call.uuid, decision.destination, context=context, node=call.node))
             self._end_call(call, Disposition.TRANSFERRED_OUT, "screened", True)
             return
+        # Whitelist: the VIP priority is set; a green-channel target skips the queue if it can.
+        green = verdict.entry.target if verdict is not None and decision.action == "accept" else None
+        if verdict is not None and green is None:
+            self._screened(call, verdict, "vip")
+        if green is not None and green not in self._agents:
+            if _DESTINATION.match(green):
+                self._screened(call, verdict, "green-extension")  # type: ignore[arg-type]
+                call.transfers.append(TransferRecord(now, "green-channel", green, call.queue, None, "whitelist"))
+                self._cmd(Transfer(call.uuid, green, context=self.config.transfer_context, node=call.node))
+                self._end_call(call, Disposition.TRANSFERRED_OUT, "green-channel", True)
+                return
+            self._screened(call, verdict, "green-fallback")  # type: ignore[arg-type]
+            green = None
         if rt is None:
+            if green is not None:
+                self._screened(call, verdict, "green-fallback")  # type: ignore[arg-type]
             self._take_default_route(call, "unknown-queue")
             return
         if decision.action == "agent":
             agent = self._agents.get(decision.agent_id or "")
             if agent is not None and self._offerable(agent, direct=True):
-                self._answer_and_music(call, rt)
-                call.first_queue = rt.name
-                call.target_agent = agent.id
-                call.start_waiting(now)
-                call.apply(CallEvent.OFFER)
-                self._offer(call, agent)
+                self._offer_direct(call, rt, agent)
                 return
             self._reject(AgentUnavailable(decision.agent_id or "", "screen routed to an agent who cannot take it"),
                          "screen", call.call_id)
+        if green is not None:
+            agent = self._agents[green]
+            if self._offerable(agent, direct=True):
+                self._screened(call, verdict, "green-agent")  # type: ignore[arg-type]
+                self._offer_direct(call, rt, agent)
+                return
+            self._screened(call, verdict, "green-fallback")  # type: ignore[arg-type]
         self._answer_and_music(call, rt)
         self._join_queue(call, rt, CallEvent.QUEUE, keep_queued_at=False)
+        if call.state is CallState.QUEUED and call.in_list:
+            self._sticky_route(call, rt, ev.variables)
+
+    def _offer_direct(self, call: Call, rt: QueueRuntime, agent: Agent) -> None:
+        """Ring one named agent at once, without queueing (screen hook or green channel)."""
+        self._answer_and_music(call, rt)
+        call.first_queue = rt.name
+        call.target_agent = agent.id
+        call.start_waiting(self._now)
+        call.apply(CallEvent.OFFER)
+        self._offer(call, agent)
+
+    # ------------------------------------------------------------------ number lists
+
+    def _screen_lists(self, call: Call) -> Verdict | None:
+        """Normalize the caller id (when lists or sticky memory need it) and ask the lists."""
+        if not len(self._lists) and not self.config.sticky.enabled:
+            return None
+        number = self._lists.normalize_caller(call.caller_number)
+        call.customer_number = number
+        return self._lists.screen(number, call.destination_number, call.queue, self._now)
+
+    def _screened(self, call: Call, verdict: Verdict, action: str) -> None:
+        entry = verdict.entry
+        call.screening = f"{verdict.list.value}:{action}:{entry.scope}"
+        self._note(CallScreened(call.call_id, verdict.list.value, action, entry.scope, entry.reason, entry, self._now))
+
+    def _block(self, call: Call, verdict: Verdict) -> None:
+        """A blacklisted caller: busy (or the entry's cause), an announcement, or an extension."""
+        entry = verdict.entry
+        action = entry.action or BlockAction.REJECT
+        self._screened(call, verdict, action.value)
+        call.rejected_reason = f"blacklist {entry.scope}" + (f": {entry.reason}" if entry.reason else "")
+        if action is BlockAction.ANNOUNCE:
+            assert entry.target is not None and entry.cause is not None
+            leave = OverflowAction(kind="hangup", announcement=entry.target, cause=entry.cause,
+                                   announcement_max_s=self.config.lists.announce_max_s)
+            self._apply_action(call, leave, Disposition.REJECTED)
+        elif action is BlockAction.ROUTE:
+            assert entry.target is not None
+            call.transfers.append(TransferRecord(self._now, "blacklist-route", entry.target, call.queue, None, "blacklist"))
+            self._cmd(Transfer(call.uuid, entry.target, context=self.config.transfer_context, node=call.node))
+            self._end_call(call, Disposition.REJECTED, f"transfer:{entry.target}", True)
+        else:
+            # Rejected before any answer: the caller hears the cause (busy by default), not ringing.
+            self._cmd(Hangup(call.uuid, entry.cause or "USER_BUSY", node=call.node))
+            self._end_call(call, Disposition.REJECTED, "blacklist", True)
+
+    def _req_add_list(self, req: rq.AddListEntry) -> None:
+        if req.entry is not None:
+            if req.list_name is not None or req.number is not None:
+                raise InvalidValue("entry", "entry and list_name/number", "either an Entry or raw list_name + number")
+            entry = req.entry
+        else:
+            if req.list_name is None:
+                raise InvalidValue("list_name", None, "blacklist, whitelist or dnc")
+            entry = self._lists.build(
+                list_name=req.list_name, number=req.number, scope=req.scope, expires_at=req.expires_at,
+                reason=req.reason, added_by=req.added_by, priority=req.priority, target=req.target,
+                action=req.action, cause=req.cause, now=self._now,
+            )
+        replaced = self._lists.add(entry, self._queues.keys(), self._now)
+        self._note(ListChanged("add", entry, self._now, replaced))
+
+    def _req_remove_list(self, req: rq.RemoveListEntry) -> None:
+        removed = self._lists.remove(req.list_name, req.number, req.scope, req.kind)
+        self._note(ListChanged("remove", removed, self._now))
+
+    # ------------------------------------------------------------------ sticky agent
+
+    def _sticky_route(self, call: Call, rt: QueueRuntime, variables: Mapping[str, str]) -> None:
+        """A call just joined its first queue: offer it to its sticky / preferred agent first,
+        hold it for them while they are busy, or let it route normally."""
+        agent_id: str | None = None
+        source = "memory"
+        preferred = variables.get("ctilink_preferred_agent")
+        if preferred is not None:
+            if preferred in self._agents:
+                agent_id, source = preferred, "preferred"
+            else:
+                self._reject(UnknownAgent(preferred), "ctilink_preferred_agent", call.call_id)
+        number = call.customer_number
+        if agent_id is None and self.config.sticky.enabled and number is not None and number != ANONYMOUS:
+            memo, expired = self._sticky.recall(number, rt.name, self._now)
+            if memo is not None and expired:
+                call.sticky_agent = memo.agent_id
+                self._sticky_note(call, memo.agent_id, "expired")
+                return
+            if memo is not None:
+                agent_id = memo.agent_id
+        if agent_id is None:
+            return
+        call.sticky_agent = agent_id
+        call.sticky_source = source
+        agent = self._agents.get(agent_id)
+        outcome = self._sticky_outcome(agent, rt.name)
+        if outcome == "fallback":
+            self._sticky_note(call, agent_id, "fallback")
+            return
+        call.prefer_agent = agent_id  # "hit": offered (and announced) when the call is matched
+        if outcome == "wait":
+            assert agent is not None
+            self._hold(call, agent)
+
+    def _sticky_outcome(self, agent: Agent | None, queue: str) -> str:
+        if agent is None:
+            return sticky_decide(None, offerable=False, qualified=False, reachable=False, leaving=False, wait_s=0.0)
+        return sticky_decide(
+            agent.state,
+            offerable=agent.in_pools,
+            qualified=queue in agent.memberships,
+            reachable=agent.usable_endpoint() is not None,
+            leaving=agent.pending_not_ready is not None or agent.pending_logout,
+            wait_s=self.config.sticky.wait_s,
+        )
+
+    def _sticky_note(self, call: Call, agent_id: str, outcome: str) -> None:
+        call.sticky_outcome = outcome
+        self._note(StickyRouted(call.call_id, agent_id, outcome, call.queue, self._now, call.sticky_source))
+
+    def _hold(self, call: Call, agent: Agent) -> None:
+        """Keep the call's place (position list) but offer it to nobody else while ``agent`` is busy."""
+        listed = call.in_list
+        if listed:
+            self._remove_waiting(call)
+        call.held_for = agent.id
+        if listed:
+            self._insert_waiting(call)
+        self._waiters.setdefault(agent.id, {})[call.call_id] = None
+        call.sticky_token += 1
+        self._timer(self._now + self.config.sticky.wait_s, "sticky", call.call_id, call.sticky_token)
+        self._sticky_note(call, agent.id, "wait")
+
+    def _unhold(self, call: Call) -> None:
+        """Forget the hold (the caller must already be out of its lists, or be re-listed after)."""
+        agent_id = call.held_for
+        if agent_id is None:
+            return
+        waiting = self._waiters.get(agent_id)
+        if waiting is not None:
+            waiting.pop(call.call_id, None)
+            if not waiting:
+                del self._waiters[agent_id]
+        call.held_for = None
+        call.sticky_token += 1
+
+    def _release_hold(self, call: Call, outcome: str) -> None:
+        """Stop waiting for the sticky agent: the call routes normally from its place."""
+        agent_id = call.held_for
+        if agent_id is None:
+            return
+        listed = call.in_list
+        if listed:
+            self._remove_waiting(call)
+        self._unhold(call)
+        call.prefer_agent = None
+        if listed:
+            self._insert_waiting(call)
+            self._dirty_calls[call.call_id] = None
+        self._sticky_note(call, agent_id, outcome)
+
+    def _check_waiters(self, agent_id: str) -> None:
+        """The agent changed: calls held for them stop waiting if the agent will not come back
+        (logged out, not ready, leaving, no longer qualified or reachable, removed)."""
+        agent = self._agents.get(agent_id)
+        for call_id in list(self._waiters.get(agent_id, ())):
+            call = self._calls[call_id]
+            if self._sticky_outcome(agent, call.queue or "") == "fallback":
+                self._release_hold(call, "fallback")
+
+    def _remember_sticky(self, call: Call) -> None:
+        """The call is over: remember the last agent who talked to this caller."""
+        number = call.customer_number
+        if not self.config.sticky.enabled or number is None or number == ANONYMOUS:
+            return
+        leg = next((leg for leg in reversed(call.legs) if leg.answered_at is not None), None)
+        if leg is None or leg.agent_id not in self._agents:
+            return
+        queue = leg.queue or None
+        if queue is None and self.config.sticky.scope == "queue":
+            return
+        memo = self._sticky.remember(number, queue, leg.agent_id, self._now)
+        self._note(StickyRemembered(memo.number, memo.queue, memo.agent_id, self._now, memo.expires_at))
 
     def _parse_priority(self, raw: str, rt: QueueRuntime | None) -> int | None:
         if _PRIORITY.match(raw):
@@ -1285,6 +1638,11 @@ class Engine:
         if call.overflow_hops > self.config.max_overflow_hops and action.kind == "queue":
             action = OverflowAction(kind="hangup")
         self._remove_waiting(call)
+        held_for = call.held_for
+        self._unhold(call)
+        call.prefer_agent = None
+        if held_for is not None:
+            self._sticky_note(call, held_for, "fallback")
         call.waiting_key = None
         call.timer_token += 1
         from_queue = rt.name if rt is not None else call.queue
@@ -1333,6 +1691,8 @@ class Engine:
             return
         now = self._now
         self._remove_waiting(call)
+        self._unhold(call)
+        call.prefer_agent = None
         call.waiting_key = None
         call.timer_token += 1
         call.stop_waiting(now)
@@ -1349,6 +1709,7 @@ class Engine:
         if leg_alive:
             self._released[call.uuid] = call.node
         self._note(CallDisconnected(call.call_id, disposition, now))
+        self._remember_sticky(call)
         self._maybe_finalize(call)
 
     def _maybe_finalize(self, call: Call) -> None:
@@ -1761,6 +2122,8 @@ class Engine:
         rq.UpsertAgent: _req_upsert,
         rq.RemoveAgent: _req_remove,
         rq.ReplaceQueues: _req_replace_queues,
+        rq.AddListEntry: _req_add_list,
+        rq.RemoveListEntry: _req_remove_list,
     }
 
     # ------------------------------------------------------------------ views

@@ -42,6 +42,7 @@ class WaitingCallView:
     priority: int
     step: int
     estimated_wait_s: float | None
+    held_for: str | None = None  # waiting for this busy sticky agent (offered to nobody else)
 
 
 @dataclass(frozen=True, slots=True)

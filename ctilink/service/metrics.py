@@ -303,8 +303,9 @@ class KpiMetrics:
                               q, HANDLE_BUCKETS)
         # -- per queue: now (snapshot)
         self._waiting = gauge("ctilink_queue_calls_waiting", "Calls waiting for an agent now (not yet ringing one).", q)
-        self._offering = gauge("ctilink_queue_calls_offering", "Calls ringing an agent now.", q)
-        self._oldest = gauge("ctilink_queue_oldest_wait_seconds", "Time in queue of the longest-waiting call now.", q)
+        self._offering = gauge("ctilink_queue_calls_offering", "Waiting calls ringing an agent now.", q)
+        self._oldest = gauge("ctilink_queue_oldest_wait_seconds",
+                             "The longest current wait among the queue's waiting and ringing calls (the caller's wait).", q)
         self._q_logged_in = gauge("ctilink_queue_agents_logged_in", "Agents logged in and eligible for the queue.", q)
         self._q_available = gauge("ctilink_queue_agents_available", "Agents eligible for the queue and free to take a call now.", q)
         # -- per queue: rolling window (refresh)
@@ -645,22 +646,33 @@ class KpiMetrics:
                         pass
             self._agent_state_children = live_agents
 
+        # From the calls, not QueueView.waiting: ringing calls count too, and the wait shown is the
+        # caller's (across overflows), the same wait the service level is judged on.
+        waiting: dict[str, int] = {}
         offering: dict[str, int] = {}
+        oldest: dict[str, float] = {}
         for call in snapshot.calls:
-            if call.state is CallState.OFFERING:
-                label = self._queue(call.queue)
-                offering[label] = offering.get(label, 0) + 1
+            if call.state is CallState.QUEUED:
+                counts_by_queue = waiting
+            elif call.state is CallState.OFFERING:
+                counts_by_queue = offering
+            else:
+                continue
+            label = self._queue(call.queue)
+            counts_by_queue[label] = counts_by_queue.get(label, 0) + 1
+            if call.wait_s > oldest.get(label, 0.0):
+                oldest[label] = call.wait_s
         for view in snapshot.queues:
             label = self._queue(view.name)
-            self._waiting.labels(label).set(len(view.waiting))
-            self._oldest.labels(label).set(max((w.wait_s for w in view.waiting), default=0.0))
             self._q_logged_in.labels(label).set(view.logged_in_agents)
             self._q_available.labels(label).set(view.available_agents)
-            self._offering.labels(label).set(offering.pop(label, 0))
             if label not in self._thresholds:
                 self._sl_threshold.labels(label).set(self.default_service_level_s)
-        for label, count in offering.items():
-            self._offering.labels(label).set(count)
+        # Every queue label ever used is set, so a queue that emptied reads 0, not its last value.
+        for label in self._queues:
+            self._waiting.labels(label).set(waiting.get(label, 0))
+            self._offering.labels(label).set(offering.get(label, 0))
+            self._oldest.labels(label).set(oldest.get(label, 0.0))
 
         for label, window in self._queues.items():
             t = window.totals(now)
