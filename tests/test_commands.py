@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ctilink.esl.fixtures import fixtures_dir
 from ctilink.esl.command_parse import CommandParseError, fs_separate, parse_command, parse_rendered_wire
 from ctilink.esl.commands import (
-from ctilink.esl.fixtures import fixtures_dir
     Break,
     Bridge,
     Eavesdrop,
@@ -124,7 +124,8 @@ def test_caller_id_name_with_comma_space_quote_is_kept_intact() -> None:
         (Playback(uuid=U1, path="/var/../etc/passwd"), "Playback.path"),
         (Playback(uuid=U1, path="/tmp/a b.wav"), "Playback.path"),
         (Transfer(uuid=U1, destination="-both"), "Transfer.destination"),
-        (Transfer(uuid=U1, destination="x", dialplan="inline"), "Transfer.dialplan"),
+        (Transfer(uuid=U1, destination="x", dialplan="inline"), "Transfer.destination"),
+        (Transfer(uuid=U1, destination="park", dialplan="XML ; x"), "Transfer.dialplan"),
         (SetVariables(uuid=U1, variables={"a": "b;c=d"} | {"e; f": "g"}), "SetVariables.variables['e; f']"),
         (SetVariables(uuid=U1, variables={}), "SetVariables.variables"),
         (SendDtmf(uuid=U1, digits="1 2"), "SendDtmf.digits"),

@@ -17,6 +17,7 @@ import structlog
 from prometheus_client import REGISTRY, CollectorRegistry
 from structlog.testing import LogCapture
 
+from ctilink.esl.fixtures import fixtures_dir
 from ctilink.esl.backoff import Backoff
 from ctilink.esl.commands import Bridge, Originate
 from ctilink.esl.connection import (
@@ -33,7 +34,6 @@ from ctilink.esl.framing import FrameReader
 from ctilink.esl.normalize import Normalizer
 from ctilink.events import ChannelParked, Event, Heartbeat, JobCompleted, RawEvent, Resynced
 from ctilink.testing.fake_switch import FakeSwitch
-from ctilink.esl.fixtures import fixtures_dir
 
 FIXTURES = fixtures_dir()
 WAIT = 10.0  # upper bound for things that happen in milliseconds; never a pass/fail timing

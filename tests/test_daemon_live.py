@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
 from ctilink.service.callbacks import Callbacks
 from ctilink.service.daemon import Daemon
+from ctilink.testing import http
 from ctilink.testing.fake_switch import Endpoint, FakeSwitch
 
 
@@ -39,9 +39,10 @@ def _config(srv: FakeSwitch, tmp_path: Path) -> Config:
     })
 
 
-def _get(address: tuple[str, int], path: str) -> tuple[int, bytes]:
-    with urllib.request.urlopen(f"http://{address[0]}:{address[1]}{path}", timeout=5) as resp:
-        return resp.status, resp.read()
+def _get(address: tuple[str, int] | None, path: str) -> tuple[int, bytes]:
+    assert address is not None
+    resp = http.get(address, path)
+    return resp.status, resp.body
 
 
 def test_parked_call_reaches_agent_bridged_recorded_and_measured(switch: FakeSwitch, tmp_path: Path) -> None:

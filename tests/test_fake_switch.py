@@ -10,10 +10,10 @@ from pathlib import Path
 import gevent.socket
 import pytest
 
+from ctilink.esl.fixtures import fixtures_dir
 from ctilink.esl.commands import Bridge, Hangup, Originate, SetVariables, render
 from ctilink.testing.esl_wire import FrameReader, parse_event
 from ctilink.testing.fake_switch import Endpoint, FakeSwitch
-from ctilink.esl.fixtures import fixtures_dir
 
 FIXTURES = fixtures_dir()
 AGENT = "fb7ceee2-7c9b-4407-b9f5-172452f8ce39"

@@ -412,23 +412,32 @@ def test_list_and_sticky_notifications_counted_by_name() -> None:
     metrics.observe(Novel(4.0), 4.0)
     assert val(reg, "ctilink_list_decisions_total", list="blacklist", action="reject") == 1
     assert val(reg, "ctilink_list_decisions_total", list="whitelist", action="vip") == 1
-    assert val(reg, "ctilink_sticky_routing_total", outcome="hit") == 1
-    assert val(reg, "ctilink_sticky_routing_total", outcome=OTHER) == 1
+    assert val(reg, "ctilink_sticky_routing_total", queue=NO_QUEUE, outcome="hit") == 1
+    assert val(reg, "ctilink_sticky_routing_total", queue=NO_QUEUE, outcome=OTHER) == 1
     assert val(reg, "ctilink_list_changes_total", list="dnc", op="add") == 1
     assert val(reg, "ctilink_engine_notifications_total", type="Novel") == 1
 
 
-def test_real_list_and_sticky_notifications_if_present() -> None:
-    names = [n for n in ("CallScreened", "StickyRouted", "ListChanged") if hasattr(nt, n)]
-    if not names:
-        pytest.skip("the engine does not emit list/sticky notifications yet")
-    reg = CollectorRegistry()
-    metrics = KpiMetrics(reg)
-    for name in names:
-        cls = getattr(nt, name)
-        fields = {f: "x" for f in getattr(cls, "__dataclass_fields__", {})}
-        metrics.observe(cls(**fields), 0.0)  # every field a string: the handler must not choke
-        assert val(reg, "ctilink_engine_notifications_total", type=name) == 1
+@pytest.mark.skipif(not (hasattr(rq, "AddListEntry") and hasattr(nt, "StickyRouted")),
+                    reason="the engine has no number lists / sticky routing yet")
+def test_engine_list_screening_and_sticky_routing_are_counted() -> None:
+    sw, _, reg = build(["1001"], sticky={"enabled": True})
+    assert sw.request(rq.AddListEntry(list_name="blacklist", number="+15551230666", action="reject")).error is None
+    sw.login("1001")
+    sw.park("bad", caller="+15551230666")
+    assert val(reg, "ctilink_list_changes_total", list="blacklist", op="add") == 1
+    assert val(reg, "ctilink_list_decisions_total", list="blacklist", action="reject") == 1
+    assert val(reg, "ctilink_calls_blocked_total", queue="support", reason="screened") == 1
+    # a caller who talked to 1001 calls again: sticky routing offers 1001 first
+    sw.park("first", caller="+15551230001", at=1.0)
+    leg = sw.leg_of("1001")
+    sw.answer(leg, at=2.0)
+    sw.hangup("first", at=10.0)
+    sw.hangup(leg)
+    sw.advance(20.0)
+    assert val(reg, "ctilink_sticky_remembered_total") == 1
+    sw.park("again", caller="+15551230001", at=30.0)
+    assert val(reg, "ctilink_sticky_routing_total", queue="support", outcome="hit") == 1
 
 
 # -- the rolling window on its own -------------------------------------------------------------

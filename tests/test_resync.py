@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ctilink.esl.fixtures import fixtures_dir
 from ctilink.esl.normalize import Normalizer
 from ctilink.esl.resync import (
     SHOW_CHANNELS,
@@ -302,7 +303,6 @@ from ctilink.esl.commands import Bridge, Hold, Originate  # noqa: E402
 from ctilink.esl.connection import EslConnection  # noqa: E402
 from ctilink.events import Heartbeat, JobCompleted  # noqa: E402
 from ctilink.testing.fake_switch import FakeSwitch  # noqa: E402
-from ctilink.esl.fixtures import fixtures_dir
 
 WAIT = 10.0
 

@@ -175,15 +175,11 @@ def test_agent_ending_wrap_up_early_is_available_before_the_timer() -> None:
     assert_clean(engine, sim)
 
 
-TRANSFER_BUG = (
-    "engine blind transfer emits Transfer(uuid, 'park', dialplan='inline'), which "
-    "ctilink.esl.commands.render refuses (DIALPLANS = {'XML'}): the live edge could not send it"
-)
 
 
 @pytest.mark.parametrize(
     "validate",
-    [pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=TRANSFER_BUG)), False],
+    [True, False],
     ids=["as-the-edge-renders", "unrendered"],
 )
 def test_transfer_to_another_queue_reaches_an_agent_there(validate: bool) -> None:

@@ -375,6 +375,8 @@ def parse_command(text: str, job_uuid: str | None = None) -> Command:
         leg = ""
         if argv[1] in ("-bleg", "-both"):
             leg = argv.pop(1)
+        if len(argv) == 3 and argv[2] == "inline":
+            return Transfer(uuid=argv[0], destination=argv[1], dialplan="inline", leg=leg)  # type: ignore[arg-type]
         if len(argv) != 4:
             raise CommandParseError("ctilink's uuid_transfer names destination, dialplan and context")
         return Transfer(uuid=argv[0], destination=argv[1], dialplan=argv[2], context=argv[3], leg=leg)  # type: ignore[arg-type]

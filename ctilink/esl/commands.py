@@ -291,7 +291,11 @@ anything that runs shell commands or arbitrary dialplan (``system``, ``bridge``,
 is deliberately absent."""
 
 DIALPLANS = frozenset({"XML"})
-"""``inline`` would turn the destination into applications to run; only XML is allowed."""
+"""``inline`` would turn the destination into applications to run; only XML is allowed, except the
+fixed inline applications of :data:`INLINE_TRANSFERS`."""
+
+INLINE_TRANSFERS = frozenset({"park"})
+"""Inline destinations ctilink itself uses (re-park a caller it takes back from an agent)."""
 
 RESERVED_VARIABLES = frozenset(
     {
@@ -543,6 +547,12 @@ def _render(cmd: Command) -> RenderedCommand:
     if isinstance(cmd, Transfer):
         if cmd.leg not in ("", "-bleg", "-both"):
             raise UnsafeValueError("Transfer.leg", cmd.leg, "expected '', '-bleg' or '-both'")
+        if cmd.dialplan == "inline":
+            if cmd.destination not in INLINE_TRANSFERS:
+                raise UnsafeValueError("Transfer.destination", cmd.destination,
+                                       f"inline transfers may only run {sorted(INLINE_TRANSFERS)}")
+            leg = f"{cmd.leg} " if cmd.leg else ""
+            return _api(f"uuid_transfer {uuid} {leg}{cmd.destination} inline")
         dest = _check("Transfer.destination", cmd.destination, DESTINATION_RE, "an extension [A-Za-z0-9+*#][A-Za-z0-9_+*#.@-]*")
         if cmd.dialplan not in DIALPLANS:
             raise UnsafeValueError("Transfer.dialplan", cmd.dialplan, f"expected one of {sorted(DIALPLANS)}")

@@ -343,7 +343,8 @@ class KpiMetrics:
                                        ["list", "action"])
         self._list_changes = counter("ctilink_list_changes", "Number-list entries changed, by list and operation.",
                                      ["list", "op"])
-        self._sticky = counter("ctilink_sticky_routing", "Sticky-agent routing outcomes.", ["outcome"])
+        self._sticky = counter("ctilink_sticky_routing", "Sticky-agent routing outcomes (hit, wait, fallback, expired).",
+                               ["queue", "outcome"])
         self._sticky_remembered = counter("ctilink_sticky_remembered", "Customer -> agent pairs remembered.", [])
         # -- per agent (opt-in: one series per agent)
         if self.per_agent:
@@ -606,7 +607,11 @@ class KpiMetrics:
         self._list_changes.labels(self._list_names(list_name), self._list_ops(_label_of(n, "op", "kind", "change"))).inc()
 
     def _on_sticky(self, n: object, now: float) -> None:
-        self._sticky.labels(self._sticky_outcomes(_label_of(n, "outcome", "result"))).inc()
+        queue = getattr(n, "queue", None)
+        self._sticky.labels(
+            self._queue(queue if isinstance(queue, str) else None),
+            self._sticky_outcomes(_label_of(n, "outcome", "result")),
+        ).inc()
 
     def _on_sticky_remembered(self, n: object, now: float) -> None:
         self._sticky_remembered.inc()

@@ -54,9 +54,9 @@ import gevent.lock
 import gevent.server
 import gevent.socket
 
+from ctilink.esl.fixtures import fixtures_dir
 from ctilink.esl.command_parse import CommandParseError, fs_separate, parse_originate_args
 from ctilink.testing import esl_wire
-from ctilink.esl.fixtures import fixtures_dir
 
 FIXTURES_DIR = fixtures_dir()
 HOSTNAME = "fs-node-1"
