@@ -19,7 +19,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from ctilink.core.config import AgentProfile, EngineConfig, QueueConfig
 
@@ -130,6 +130,137 @@ class LoggingConfig(_Model):
     mask_numbers: bool = False
 
 
+class ApiToken(_Model):
+    """One bearer token of the HTTP API and who holds it.
+
+    ``agent``: acts only on ``agent_id``. ``supervisor``: views and acts on ``queues`` (None: every
+    queue) and on the agents of ``agents`` (its team; None: every agent). ``admin``: everything.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+    token: SecretStr
+    role: Literal["agent", "supervisor", "admin"]
+    agent_id: str | None = None
+    queues: list[str] | None = None
+    agents: list[str] | None = None
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _secret(cls, value: object) -> object:
+        return _resolve_secret(value)
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("a token must be at least 16 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _role_fields(self) -> ApiToken:
+        if self.role == "agent" and not self.agent_id:
+            raise ValueError("an agent token needs agent_id")
+        if self.role != "agent" and self.agent_id is not None:
+            raise ValueError("agent_id is only for agent tokens")
+        return self
+
+
+class ApiConfig(_Model):
+    """The HTTP control API: tokens, and the agent event stream's resume window."""
+
+    tokens: list[ApiToken] = Field(default_factory=list)
+    sse_window_s: float = Field(default=300.0, gt=0)
+    sse_max_events: int = Field(default=1000, ge=10)  # per agent, whatever the window
+    sse_keepalive_s: float = Field(default=15.0, gt=0)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
+
+class WebhookEndpointConfig(_Model):
+    """One webhook receiver: where, what, how it is signed, how hard to try."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    url: str = Field(max_length=2048)
+    secret: SecretStr
+    events: list[str] = Field(default_factory=list)  # notification type names; empty: every type
+    timeout_s: float = Field(default=5.0, gt=0, le=120)
+    max_attempts: int = Field(default=10, ge=1, le=1000)
+    backoff_base_s: float = Field(default=1.0, gt=0)
+    backoff_cap_s: float = Field(default=300.0, gt=0)
+    allow_hosts: list[str] = Field(default_factory=list)  # host names or CIDR networks; empty: any
+    max_response_bytes: int = Field(default=65536, ge=0)
+
+    @field_validator("secret", mode="before")
+    @classmethod
+    def _secret(cls, value: object) -> object:
+        return _resolve_secret(value)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL with a host")
+        return value
+
+
+class WebhooksConfig(_Model):
+    endpoints: list[WebhookEndpointConfig] = Field(default_factory=list)
+
+
+class ScreenPopConfig(_Model):
+    """What a screen pop carries besides the call: IVR results and the new-customer form."""
+
+    enabled: bool = True
+    # Channel variables copied into the pop (IVR results); a trailing ``*`` matches a prefix.
+    variables: list[str] = Field(default_factory=lambda: ["ctilink_*"])
+    new_customer_fields: list[str] = Field(default_factory=lambda: ["name", "email", "company", "notes"])
+
+
+class CrmConfig(_Model):
+    """The CRM lookup behind screen pops: an HTTP GET template (``{number}`` is the E.164 number)."""
+
+    url_template: str | None = Field(default=None, max_length=2048)
+    timeout_s: float = Field(default=2.0, gt=0, le=60)
+    cache_ttl_s: float = Field(default=300.0, ge=0)
+    cache_size: int = Field(default=10_000, ge=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    max_response_bytes: int = Field(default=262_144, ge=1024)
+
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _secrets(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: _resolve_secret(v) for k, v in value.items()}
+        return value
+
+    @field_validator("url_template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if "{number}" not in value or not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL containing {number}")
+        return value
+
+
+class CallsConfig(_Model):
+    """Click-to-dial: how a customer number is dialled and which caller id it shows."""
+
+    dial_template: str = Field(default="sofia/gateway/default/{number}", max_length=256)
+    caller_id_number: str | None = Field(default=None, pattern=r"^\+?[0-9]{1,20}$")
+    caller_id_name: str | None = Field(default=None, max_length=64)
+    ring_timeout_s: int = Field(default=30, ge=5, le=300)
+
+    @field_validator("dial_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if "{number}" not in value:
+            raise ValueError("expected a dial string containing {number}")
+        return value
+
+
 class Config(_Model):
     """The whole daemon configuration (``ctilink.toml``)."""
 
@@ -138,6 +269,11 @@ class Config(_Model):
     metrics: MetricsConfig = MetricsConfig()
     store: StoreConfig = StoreConfig()
     logging: LoggingConfig = LoggingConfig()
+    api: ApiConfig = ApiConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
+    screen_pop: ScreenPopConfig = ScreenPopConfig()
+    crm: CrmConfig = CrmConfig()
+    calls: CallsConfig = CallsConfig()
     # Engine knobs other than queues and agents (not-ready reasons, delays, lists, sticky...):
     # validated by the core's own EngineConfig so the file follows the engine as it grows.
     engine: dict[str, Any] = Field(default_factory=dict)

@@ -1,7 +1,9 @@
 """The core: pure, deterministic state machines and skills-based ACD (no I/O).
 
 Entry point: :class:`Engine` (``handle(input, now) -> Effects``, ``tick(now)``,
-``next_deadline()``, ``snapshot()``, ``queue_position(call_id)``). See docs/engine.md.
+``next_deadline()``, ``snapshot()``, ``queue_position(call_id)``; number lists and sticky memory:
+``load_lists``, ``load_sticky``, ``check_dnc``, ``ensure_dialable``, ``query_list``,
+``match_list``, ``sticky_agent``). See docs/engine.md.
 """
 
 from ctilink.core import notifications, requests
@@ -13,13 +15,15 @@ from ctilink.core.config import (
     EmptyPolicy,
     EngineConfig,
     EscalationStep,
+    ListsConfig,
     OverflowAction,
     QueueConfig,
+    StickyConfig,
     Strategy,
 )
 from ctilink.core.effects import Effects
 from ctilink.core.engine import Engine
-from ctilink.core.errors import CtilinkError, IllegalTransition, InputError
+from ctilink.core.errors import CtilinkError, DoNotCallError, IllegalTransition, InputError
 from ctilink.core.screening import CallInfo, CandidateAgent, CustomStrategy, ScreenDecision, ScreenHook
 from ctilink.core.snapshot import AgentView, CallView, EngineSnapshot, QueueView, WaitingCallView
 
@@ -37,6 +41,7 @@ __all__ = [
     "CtilinkError",
     "CustomStrategy",
     "Disposition",
+    "DoNotCallError",
     "Effects",
     "EmptyPolicy",
     "Engine",
@@ -45,6 +50,7 @@ __all__ = [
     "EscalationStep",
     "IllegalTransition",
     "InputError",
+    "ListsConfig",
     "OfferOutcome",
     "OfferRecord",
     "OverflowAction",
@@ -52,6 +58,7 @@ __all__ = [
     "QueueView",
     "ScreenDecision",
     "ScreenHook",
+    "StickyConfig",
     "Strategy",
     "TransferRecord",
     "WaitingCallView",

@@ -30,6 +30,15 @@ Theory of operation:
   next agent; agents get busy/reject/no-answer delays and are paused after too many no-answers.
 - When the customer leg goes, the call ends exactly once with a disposition (CallDisconnected);
   its record (CallEnded) is emitted once every agent who talked to it has finished wrap-up.
+- Number lists (``lists_screen.py``) screen an arriving call before the screen hook: a blacklist
+  hit rejects / announces / routes it (disposition ``rejected``) without consulting the hook; a
+  whitelist hit raises its priority and may send it straight to a green-channel agent or
+  extension. List changes are requests; every change is a ``ListChanged`` for the daemon to keep.
+- Sticky routing (``sticky.py``): a call that joins its first queue is offered to its remembered
+  (or ``ctilink_preferred_agent``) agent first; while that agent is busy the call is *held*: it
+  keeps its place in the queue's position list but sits in no per-step list, so no other agent is
+  matched to it and the calls behind it flow on. The agent freeing up (``_match_agent`` serves
+  held calls first), the wait running out (``sticky`` timer) or the agent leaving releases it.
 
 What it must never know about: ESL text, sockets, persistence, metrics, HTTP. Those are edges.
 """
@@ -47,6 +56,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import structlog
 
+from ctilink.core import call_control
 from ctilink.core import requests as rq
 from ctilink.core.agent import Agent, AgentEvent, AgentState, channel_user, registration_key, transition
 from ctilink.core.call import Call, CallEvent, CallState, Disposition, Leg, LegEvent, LegState, OfferOutcome, TransferRecord
@@ -241,6 +251,7 @@ class Engine:
             if isinstance(item, rq.Request):
                 self._on_request(item)
             elif isinstance(item, ChannelEvent):
+                call_control.observe(self, item)  # click-to-dial sessions (ctilink.core.call_control)
                 self._on_channel(item)
             elif isinstance(item, JobCompleted):
                 self._on_job(item)
@@ -456,7 +467,11 @@ class Engine:
                 problems.append(f"call {call.call_id} is {call.state} but still listed")
             if call.state is CallState.OFFERING and not call.ringing:
                 problems.append(f"call {call.call_id} is offering with no ringing leg")
-            if call.state is CallState.CONNECTED and call.connected is None:
+            if call.state is CallState.CONNECTED and call.connected is None and not any(
+                leg.talk_ended_at is not None for leg in call.legs
+            ):
+                # (After the agent hangs up, the call stays connected until the customer leg we
+                # hung up is confirmed gone: that is not a problem.)
                 problems.append(f"call {call.call_id} is connected without an agent leg")
             if call.state is CallState.ENDED and (call.wrap_pending <= 0 or call.finalized):
                 problems.append(f"call {call.call_id} ended but is still tracked")
@@ -1251,17 +1266,19 @@ class Engine:
         if verdict is not None and green is None:
             self._screened(call, verdict, "vip")
         if green is not None and green not in self._agents:
+            assert verdict is not None
             if _DESTINATION.match(green):
-                self._screened(call, verdict, "green-extension")  # type: ignore[arg-type]
+                self._screened(call, verdict, "green-extension")
                 call.transfers.append(TransferRecord(now, "green-channel", green, call.queue, None, "whitelist"))
                 self._cmd(Transfer(call.uuid, green, context=self.config.transfer_context, node=call.node))
                 self._end_call(call, Disposition.TRANSFERRED_OUT, "green-channel", True)
                 return
-            self._screened(call, verdict, "green-fallback")  # type: ignore[arg-type]
+            self._screened(call, verdict, "green-fallback")
             green = None
         if rt is None:
             if green is not None:
-                self._screened(call, verdict, "green-fallback")  # type: ignore[arg-type]
+                assert verdict is not None
+                self._screened(call, verdict, "green-fallback")
             self._take_default_route(call, "unknown-queue")
             return
         if decision.action == "agent":
@@ -1272,16 +1289,18 @@ class Engine:
             self._reject(AgentUnavailable(decision.agent_id or "", "screen routed to an agent who cannot take it"),
                          "screen", call.call_id)
         if green is not None:
+            assert verdict is not None
             agent = self._agents[green]
             if self._offerable(agent, direct=True):
-                self._screened(call, verdict, "green-agent")  # type: ignore[arg-type]
+                self._screened(call, verdict, "green-agent")
                 self._offer_direct(call, rt, agent)
                 return
-            self._screened(call, verdict, "green-fallback")  # type: ignore[arg-type]
+            self._screened(call, verdict, "green-fallback")
         self._answer_and_music(call, rt)
         self._join_queue(call, rt, CallEvent.QUEUE, keep_queued_at=False)
-        if call.state is CallState.QUEUED and call.in_list:
-            self._sticky_route(call, rt, ev.variables)
+        joined = self._queues.get(call.queue or "")  # not ``rt`` if it overflowed on arrival
+        if joined is not None and call.state is CallState.QUEUED and call.in_list:
+            self._sticky_route(call, joined, ev.variables)
 
     def _offer_direct(self, call: Call, rt: QueueRuntime, agent: Agent) -> None:
         """Ring one named agent at once, without queueing (screen hook or green channel)."""
@@ -1893,6 +1912,9 @@ class Engine:
 
     def _on_request(self, req: rq.Request) -> None:
         handler = self._REQUEST_HANDLERS.get(type(req))
+        if handler is None and call_control.handles(req):
+            call_control.handle(self, req)
+            return
         if handler is None:
             raise InvalidValue("request", type(req).__name__, "a known request type")
         handler(self, req)

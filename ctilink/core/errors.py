@@ -113,8 +113,12 @@ class InvalidListEntry(InvalidValue):
     code = "invalid-list-entry"
 
     def __init__(self, field: str, value: object, problem: str) -> None:
+        # ``problem`` already quotes the (escaped) value, so the message is not built by InvalidValue.
+        self.field = field
+        self.value = value
+        self.expected = problem
         self.problem = problem
-        super().__init__(field, value, problem)
+        InputError.__init__(self, f"{field}: {problem}")
 
 
 class UnknownList(InputError):

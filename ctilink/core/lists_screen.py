@@ -48,6 +48,7 @@ from ctilink.core.errors import (
     UnknownList,
     UnknownListEntry,
     UnknownQueue,
+    quoted,
 )
 from ctilink.lists.matcher import ListMatcher
 from ctilink.lists.model import (
@@ -204,19 +205,19 @@ class ListScreen:
         except InvalidEntryError as exc:
             raise InvalidListEntry(exc.field, raw.get(exc.field, number), exc.problem) from None
         except (TypeError, ValueError) as exc:  # e.g. a non-text scope: still the operator's input
-            raise InvalidListEntry("entry", number, str(exc)[:200]) from None
+            raise InvalidListEntry("entry", number, quoted(str(exc))) from None
 
     def check(self, entry: Entry) -> None:
         """Engine-level checks on top of the entry's own (targets that reach switch commands)."""
         if not isinstance(entry, Entry):
-            raise InvalidListEntry("entry", type(entry).__name__, "a ctilink.lists.Entry")
+            raise InvalidListEntry("entry", type(entry).__name__, f"expected a ctilink.lists.Entry, got {type(entry).__name__}")
         target = entry.target
         if entry.list_name is ListName.BLACKLIST and entry.action is BlockAction.ROUTE:
             if target is None or not _DESTINATION.match(target):
-                raise InvalidListEntry("target", target, "a route extension of [A-Za-z0-9_.+*#-]")
+                raise InvalidListEntry("target", target, f"a route needs an extension of [A-Za-z0-9_.+*#-], got {quoted(target)}")
         elif entry.list_name is ListName.WHITELIST and target is not None:
             if not (_NAME.match(target) or _DESTINATION.match(target)):
-                raise InvalidListEntry("target", target, "an agent id or an extension")
+                raise InvalidListEntry("target", target, f"expected an agent id or an extension, got {quoted(target)}")
 
     def add(self, entry: Entry, known_queues: Iterable[str] | None, now: float) -> Entry | None:
         """Validate and insert (or replace) ``entry``; return the entry it replaced.
@@ -229,7 +230,7 @@ class ListScreen:
             if queue not in set(known_queues):
                 raise UnknownQueue(queue, where="list entry scope")
         if entry.expires_at is not None and entry.expires_at <= now:
-            raise InvalidListEntry("expires_at", entry.expires_at, "a time after now (the entry would never match)")
+            raise InvalidListEntry("expires_at", entry.expires_at, f"expected a time after now ({now:g}), got {entry.expires_at:g}: the entry would never match")
         return self._insert(entry)
 
     def _insert(self, entry: Entry) -> Entry | None:
@@ -256,7 +257,7 @@ class ListScreen:
         try:
             entry_kind = EntryKind(kind)
         except ValueError:
-            raise InvalidListEntry("kind", kind, "exact, prefix or anonymous") from None
+            raise InvalidListEntry("kind", kind, f"expected exact, prefix or anonymous, got {quoted(kind)}") from None
         try:
             norm_scope = normalize_scope(scope, self.region)  # type: ignore[arg-type]
         except InvalidEntryError as exc:

@@ -28,12 +28,17 @@ from ctilink.core import Engine, EngineSnapshot
 from ctilink.core import requests as rq
 from ctilink.esl.connection import EslConnection
 from ctilink.service.callbacks import Callbacks, default_callbacks
+from ctilink.service.api import Activity, ApiContext
+from ctilink.service.crm import CrmLookup
 from ctilink.service.http import build_app, serve
 from ctilink.service.loop import EngineLoop
 from ctilink.service.metrics import KpiMetrics
 from ctilink.service.persist import Persister
+from ctilink.service.screenpop import ScreenPop, ScreenPopper
+from ctilink.service.sse import AgentRouter, EventHub
 from ctilink.service.simdriver import SimDriver
 from ctilink.service.switchlink import NodeLink, Switchboard
+from ctilink.service.webhooks import WebhookService
 from ctilink.sim import SimulatedSwitch
 from ctilink.store import SqliteStore, StoreWriter
 
@@ -74,6 +79,15 @@ class Daemon:
         self.stopped = gevent.event.Event()
         self.http_address: tuple[str, int] | None = None
         self.metrics_address: tuple[str, int] | None = None
+        # Integration (docs/integration.md): screen pops, the agent event stream, webhooks, API.
+        self.activity = Activity()
+        self.hub = EventHub(window_s=config.api.sse_window_s, max_events=config.api.sse_max_events,
+                            keepalive_s=config.api.sse_keepalive_s)
+        self._router = AgentRouter()
+        self.crm = CrmLookup(config.crm)
+        self.screenpop = ScreenPopper(self._emit_pop, config=config.screen_pop, crm=self.crm,
+                                      default_region=engine.config.default_region)
+        self.webhooks = WebhookService(list(config.webhooks.endpoints), store=store, writer=self.writer)
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -103,7 +117,7 @@ class Daemon:
                 buffer_size=node.buffer_size,
                 registry=daemon.registry,
             )
-            daemon.links.append(NodeLink(conn, daemon.loop.post))
+            daemon.links.append(NodeLink(conn, daemon._post_event))
         daemon._switchboard = Switchboard(daemon.links)
         return daemon
 
@@ -121,6 +135,7 @@ class Daemon:
         daemon = cls(config, sim.engine, registry=registry, store=store)  # type: ignore[arg-type]
         daemon.sim = sim
         sim.on_notification.append(lambda note: daemon._notify(note, sim.now))
+        sim.on_event.append(daemon.screenpop.observe_event)
         daemon.driver = SimDriver(sim, speed=speed, on_snapshot=daemon.metrics.refresh)
         return daemon
 
@@ -142,6 +157,23 @@ class Daemon:
         if self.persister is not None:
             self.persister.observe(note, now)
         self.callbacks.dispatch(note)
+        self.activity.observe(note, now)
+        self._publish(note, now)
+        self.screenpop.observe(note, now)  # after the note itself: a pop follows its CallOffered
+
+    def _publish(self, note: object, now: float) -> None:
+        self.hub.publish(self._router.agents_for(note), note)
+        self.webhooks.observe(note, now)
+
+    def _emit_pop(self, pop: ScreenPop) -> None:
+        self.callbacks.dispatch(pop)
+        self._publish(pop, pop.at)
+
+    def _post_event(self, event: object) -> None:
+        """A switch event on its way to the engine: screen pops remember the parked channel's data."""
+        self.screenpop.observe_event(event)
+        assert self.loop is not None
+        self.loop.post(event)
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -170,8 +202,12 @@ class Daemon:
                 link.start()
         if self.driver is not None:
             self.driver.start()
-        app = build_app(lambda: self.snapshot, health=self.health,
-                        registry=self.registry if self._metrics_on_http() else None)
+        self.webhooks.start()
+        context = ApiContext(snapshot=lambda: self.snapshot, submit=self.submit, health=self.health,
+                             config=self.config, activity=self.activity, hub=self.hub, webhooks=self.webhooks,
+                             query_list=getattr(self.engine, "query_list", None))
+        app = build_app(health=self.health, registry=self.registry if self._metrics_on_http() else None,
+                        context=context)
         if self.config.http.enabled:
             server = serve(self.config.http.listen, app)
             self.servers.append(server)
@@ -200,6 +236,7 @@ class Daemon:
             self.loop.stop(timeout)
         for link in self.links:
             link.stop(timeout=min(5.0, timeout))
+        self.webhooks.stop(timeout=min(5.0, timeout))
         if self.writer is not None:
             self.writer.stop(timeout)
         if self.store is not None:

@@ -34,9 +34,9 @@ def demo_config(agents: int = 24, *, http: str = "127.0.0.1:8080", metrics: str 
     team: list[dict[str, object]] = []
     for i in range(agents):
         skills: dict[str, int] = {"support": 3 + i % 6}
-        if i % 3 == 0:
+        if i % 2 == 0:
             skills["sales"] = 2 + i % 7
-        if i % 4 == 1:
+        if i % 3 == 1:
             skills["billing"] = 4 + i % 5
         team.append({"id": f"{1001 + i}", "name": f"Agent {1001 + i}", "endpoints": [f"user/{1001 + i}"],
                      "skills": skills})
@@ -59,7 +59,7 @@ def demo_config(agents: int = 24, *, http: str = "127.0.0.1:8080", metrics: str 
     return parse_config(data, "<demo>")
 
 
-def build_demo(config: Config, *, seed: int = 1, load: float = 0.85) -> SimulatedSwitch:
+def build_demo(config: Config, *, seed: int = 1, load: float = 0.8) -> SimulatedSwitch:
     """The engine and the simulated switch, populated with agents and caller streams."""
     engine = Engine(config.engine_config(), rng=random.Random(seed))
     sim = SimulatedSwitch(engine, seed=seed, node="sim-1", keep_notifications=False, keep_commands=False)
@@ -70,7 +70,7 @@ def build_demo(config: Config, *, seed: int = 1, load: float = 0.85) -> Simulate
     sim.add_agents(ids[::2], diligent)
     sim.add_agents(ids[1::2], human)
     capacity = len(ids) / (TALK_MEAN_S + WRAP_UP_S)
-    caller = CallerBehaviour(patience=Exponential(120.0), talk=LogNormal(TALK_MEAN_S, 0.6))
+    caller = CallerBehaviour(patience=Exponential(180.0), talk=LogNormal(TALK_MEAN_S, 0.6))
     for queue, share in (("support", 0.55), ("sales", 0.25), ("billing", 0.20)):
         sim.add_caller_stream(queue, capacity * load * share, caller)
     return sim
@@ -93,8 +93,8 @@ def progress_line(sim: SimulatedSwitch) -> str:
     agents = " ".join(f"{k}={v}" for k, v in sorted(states.items()))
     asa = stats.asa_s
     return (
-        f"[sim {t // 3600:02d}:{t % 3600 // 60:02d}:{t % 60:02d}] offered={stats.offered} answered={stats.answered}"
-        f" abandoned={stats.abandoned} waiting={waiting} oldest={oldest:.0f}s"
+        f"[sim {t // 3600:02d}:{t % 3600 // 60:02d}:{t % 60:02d}] arrived={stats.arrived}"
+        f" answered={stats.answered_now} abandoned={stats.abandoned} waiting={waiting} oldest={oldest:.0f}s"
         f" SL({stats.service_level_s:.0f}s)={_fmt_ratio(stats.service_level)}"
         f" ASA={'-' if asa is None else f'{asa:.1f}s'} abandon={_fmt_ratio(stats.abandon_rate)} | {agents}"
     )

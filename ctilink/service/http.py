@@ -1,18 +1,18 @@
-"""The read side of the HTTP API: health, the supervisor's queue view, agents; and /metrics.
+"""The HTTP listener: the v1 control API, the agent event stream, health, OpenAPI and /metrics.
 
 Rules:
 - Views are served from the engine snapshot the engine greenlet refreshes every second: a
   wallboard polling this never reaches FreeSWITCH (wallboards polling the switch are a known way
   to make it unresponsive) and never waits on the engine.
-- The HTTP layer decides nothing (DESIGN.md): it renders views and, for actions, turns requests
-  into engine inputs.
+- The HTTP layer decides nothing (DESIGN.md): it checks who is asking, renders views and, for
+  actions, turns requests into engine inputs (:mod:`ctilink.service.api.routes`).
+- Every ``/v1`` route needs a bearer token from ``[[api.tokens]]``; ``/healthz``, ``/metrics`` and
+  ``/v1/openapi.json`` do not. Listens on 127.0.0.1 by default.
 - Falcon (WSGI) served by gevent's WSGI server: see docs/dependencies.md.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 from collections.abc import Callable
 from typing import Any
 
@@ -22,17 +22,10 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from ctilink.config import Listen
 from ctilink.core import EngineSnapshot
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
+from ctilink.service.api.framework import build_falcon
+from ctilink.service.api.openapi import document
+from ctilink.service.api.routes import ApiContext, routes
+from ctilink.service.auth import TokenAuth
 
 SnapshotSource = Callable[[], EngineSnapshot | None]
 
@@ -47,59 +40,37 @@ class _Health:
         resp.status = falcon.HTTP_200 if body.get("ok") else falcon.HTTP_503
 
 
-class _Snapshot:
-    def __init__(self, source: SnapshotSource) -> None:
-        self._source = source
+class _OpenApi:
+    def __init__(self) -> None:
+        self._doc = document()
 
-    def _snap(self) -> EngineSnapshot:
-        snap = self._source()
-        if snap is None:
-            raise falcon.HTTPServiceUnavailable(title="starting", description="no engine snapshot yet")
-        return snap
-
-
-class _Queues(_Snapshot):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        snap = self._snap()
-        agents = [_plain(a) for a in snap.agents]
-        resp.media = {"at": snap.at, "queues": [_plain(q) for q in snap.queues], "agents": agents}
+        resp.media = self._doc
 
 
-class _Queue(_Snapshot):
-    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        try:
-            resp.media = _plain(self._snap().queue(name))
-        except KeyError:
-            raise falcon.HTTPNotFound(title="unknown queue", description=f"no queue named {name!r}") from None
-
-
-class _Agents(_Snapshot):
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        snap = self._snap()
-        resp.media = {"at": snap.at, "agents": [_plain(a) for a in snap.agents]}
-
-
-class _Agent(_Snapshot):
-    def on_get(self, req: falcon.Request, resp: falcon.Response, agent_id: str) -> None:
-        try:
-            resp.media = _plain(self._snap().agent(agent_id))
-        except KeyError:
-            raise falcon.HTTPNotFound(title="unknown agent", description=f"no agent {agent_id!r}") from None
+def _no_submit(request: object) -> Any:
+    raise falcon.HTTPServiceUnavailable(title="read-only", description="this listener takes no actions")
 
 
 def build_app(
-    snapshot: SnapshotSource,
+    snapshot: SnapshotSource | None = None,
     *,
     health: Callable[[], dict[str, Any]],
     registry: CollectorRegistry | None = None,
+    context: ApiContext | None = None,
 ) -> Callable[..., Any]:
-    """The WSGI application; ``registry`` also mounts ``/metrics`` on it."""
-    app = falcon.App()
+    """The WSGI application; ``registry`` also mounts ``/metrics`` on it.
+
+    ``context`` carries what the API routes need (submit, tokens, event hub, webhooks); without
+    it, a read-only app over ``snapshot`` is built (no tokens configured: every /v1 call is 401).
+    """
+    if context is None:
+        assert snapshot is not None
+        context = ApiContext(snapshot=snapshot, submit=_no_submit, health=health)
+    app = build_falcon(context, TokenAuth(context.config.api.tokens), routes(),
+                       max_body=context.config.api.max_body_bytes)
     app.add_route("/healthz", _Health(health))
-    app.add_route("/v1/queues", _Queues(snapshot))
-    app.add_route("/v1/queues/{name}", _Queue(snapshot))
-    app.add_route("/v1/agents", _Agents(snapshot))
-    app.add_route("/v1/agents/{agent_id}", _Agent(snapshot))
+    app.add_route("/v1/openapi.json", _OpenApi())
     if registry is None:
         return app
     metrics = make_wsgi_app(registry)
@@ -118,3 +89,6 @@ def serve(listen: str, app: Callable[..., Any]) -> gevent.pywsgi.WSGIServer:
     server = gevent.pywsgi.WSGIServer((where.host, where.port), app, log=None, error_log=None)
     server.start()
     return server
+
+
+__all__ = ["build_app", "serve"]

@@ -187,7 +187,9 @@ class KpiMetrics:
         self._max_tracked = max_tracked_calls
         self._tracks: dict[str, _Track] = {}
         self._codes = _CappedLabel(allowed=disposition_codes) if disposition_codes is not None else _CappedLabel()
-        self._reasons = _CappedLabel(allowed=not_ready_reasons) if not_ready_reasons is not None else _CappedLabel()
+        # "no-answer" is the engine's own automatic pause reason, configured or not.
+        self._reasons = (_CappedLabel(allowed={*not_ready_reasons, "no-answer"}) if not_ready_reasons is not None
+                         else _CappedLabel())
         self._known_reasons = tuple(not_ready_reasons or ())
         self._types = _CappedLabel()
         self._inputs = _CappedLabel()

@@ -171,6 +171,7 @@ class FakeSwitch:
         self._server: gevent.server.StreamServer | None = None
         self._greenlets: list[gevent.Greenlet] = []
         self._command_arrived = gevent.event.Event()
+        self.on_command: list[Callable[[str], None]] = []  # called with each command line as it arrives
         self._silent = False
         self._reject = False
 
@@ -761,6 +762,8 @@ class FakeSwitch:
     def _command(self, c: _Client, line: str, header_lines: list[str]) -> None:
         self.commands.append(line)
         self._command_arrived.set()
+        for hook in self.on_command:
+            hook(line)
         headers = {k.lower(): v for k, _, v in (h.partition(": ") for h in header_lines)}
         verb, _, rest = line.partition(" ")
         if not c.authed:

@@ -4,6 +4,8 @@ green channel, do-not-call checks, and list changes as requests (with their type
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ctilink.core import Disposition, QueueConfig, ScreenDecision
 from ctilink.core import notifications as nt
@@ -268,12 +270,18 @@ def test_green_channel_agent_unavailable_falls_back_to_queue_as_vip() -> None:
     assert screened(sw) == [("whitelist", "green-fallback", "global")]
     assert sw.of(nt.CallQueued, effects.notifications) and sw.leg_of("1001", effects)
     assert sw.of(nt.CallArrived)[0].priority == 90
-    # Busy counts as unavailable too.
+
+
+
+def test_green_channel_agent_busy_falls_back_to_queue() -> None:
+    sw = two_queues()
     sw.login("1002")
-    sw.park("other", caller="15551239000")
-    sw.request(rq.AgentNotReady("1001", "break"))
-    sw.park("busy2", caller="15551239001")  # nobody for support now; 1002 still free
-    sw.engine.handle(rq.AgentReady("1001"), sw.now)
+    add(sw, "whitelist", "+1555123*", target="1002")
+    sw.park("first", caller="15551230001")
+    assert sw.leg_of("1002")  # 1002 is now ringing: busy for the next VIP
+    effects = sw.park("second", caller="15551230002")
+    assert [a for _, a, _ in screened(sw)] == ["green-agent", "green-fallback"]
+    assert sw.leg_of("1001", effects) and sw.of(nt.CallQueued, effects.notifications)
 
 
 def test_green_channel_to_extension_transfers_out() -> None:
@@ -402,7 +410,8 @@ def test_query_list_filters_and_match_list_explains() -> None:
     add(sw, "blacklist", "+15551230002", expires_at=50.0)
     add(sw, "whitelist", CALLER)
     engine = sw.engine
-    assert [e.number for e in engine.query_list("blacklist")] == ["+1555", "+15551230002", E164]
+    # Sorted by key: (list, scope, kind, number).
+    assert [e.number for e in engine.query_list("blacklist")] == ["+15551230002", "+1555", E164]
     assert [e.scope for e in engine.query_list("blacklist", scope="Queue:sales")] == ["queue:sales"]
     assert [e.number for e in engine.query_list("blacklist", number="(555) 123-0002")] == ["+15551230002"]
     assert [e.number for e in engine.query_list("blacklist", number="+1555*")] == ["+1555"]
@@ -442,3 +451,34 @@ def test_default_region_reads_national_numbers() -> None:
     arrive(sw, "c1", caller="+44 20 7946 0958")
     assert screened(sw) == [("blacklist", "reject", "global")]
     assert sw.engine.query_list("blacklist")[0].number == "+442079460958"
+
+
+_text = st.one_of(st.none(), st.text(max_size=80), st.sampled_from(
+    ["blacklist", "whitelist", "dnc", "+15551230001", "555 123 0001*", "anonymous", "queue:support", "global",
+     "did:+12025550100", "route", "announce", "reject", "USER_BUSY", "1001", "ivr/x.wav"]))
+
+
+def _mostly(default: object, other: st.SearchStrategy) -> st.SearchStrategy:
+    """The default three times in four, so whole valid entries come up as well as refusals."""
+    return st.one_of(st.just(default), st.just(default), st.just(default), other)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(list_name=_mostly("blacklist", st.one_of(st.sampled_from(["whitelist", "dnc", "WhiteList "]), _text)),
+       number=_mostly("(555) 123-0001", _text), scope=_mostly("global", _text), reason=_mostly("", _text),
+       target=_mostly(None, _text), action=_mostly(None, _text), cause=_mostly(None, _text),
+       priority=_mostly(None, st.one_of(st.integers(-5, 2_000_000), st.text(max_size=5))),
+       expires_at=_mostly(None, st.floats(allow_nan=True, allow_infinity=True)))
+def test_any_raw_list_input_is_added_or_refused_with_a_typed_error(**fields: object) -> None:
+    from ctilink.core.errors import InputError
+
+    sw = two_queues()
+    effects = sw.engine.handle(rq.AddListEntry(**fields), 1.0)  # type: ignore[arg-type]
+    changed = [n for n in effects.notifications if isinstance(n, nt.ListChanged)]
+    if effects.error is None:
+        assert len(changed) == 1 and isinstance(changed[0].entry, Entry)
+        assert len(sw.engine.query_list(changed[0].entry.list_name.value)) == 1
+    else:
+        assert isinstance(effects.error, InputError) and changed == []
+        assert all(sw.engine.query_list(name) == [] for name in ("blacklist", "whitelist", "dnc"))
+    assert sw.engine.check_invariants() == []

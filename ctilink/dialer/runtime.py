@@ -1,0 +1,81 @@
+"""The seam between the engine and the dialer: one pure object the service drives like an engine.
+
+Rules:
+- The engine stays the one owner of agent and call state; the dialer owns campaigns, contacts and
+  dials. ``CampaignEngine.handle(item, now)`` / ``tick(now)`` / ``next_deadline()`` have the
+  engine's signatures and return one :class:`~ctilink.core.effects.Effects` (engine commands, then
+  the dialer's) plus the dialer's notifications (persist ``ContactUpdated`` / ``AttemptRecorded``
+  before executing the commands of the same Effects).
+- Nothing here decides: it routes. Dialer requests go to the dialer; everything else to the
+  engine and then to the dialer; the engine's ``AgentStateChanged`` / ``CallArrived`` /
+  ``CallAnswered`` feed the dialer; legs the dialer adopts enter the engine as the ``ChannelParked``
+  FreeSWITCH would have sent had the leg been parked with ``ctilink_queue`` (so the engine needs no
+  dialer-specific code path); dialer engine-requests (``HangupCall``) go back to the engine.
+- It must never know about sockets, the store or the wire format.
+"""
+
+from __future__ import annotations
+
+from ctilink.core import notifications as nt
+from ctilink.core.effects import Effects
+from ctilink.core.engine import Engine
+from ctilink.dialer.dialer import Dialer, DialerOutput, DialerRequest
+from ctilink.events import Event
+
+_MAX_ROUNDS = 64  # adopt -> engine -> notifications -> dialer converges in a few rounds
+
+
+class CampaignEngine:
+    def __init__(self, engine: Engine, dialer: Dialer, now: float = 0.0) -> None:
+        self.engine = engine
+        self.dialer = dialer
+        for view in engine.snapshot(now).agents:
+            dialer.agent_changed(view.agent_id, view.state.value, view.state_since)
+
+    def handle(self, item: object, now: float) -> Effects:
+        if isinstance(item, DialerRequest):
+            total = Effects()
+            self._merge(total, self.dialer.request(item, now), now)
+            return total
+        total = self.engine.handle(item, now)
+        out = self.dialer.on_event(item, now) if isinstance(item, Event) else DialerOutput()
+        self._feed(total, total.notifications, now)
+        self._merge(total, out, now)
+        return total
+
+    def tick(self, now: float) -> Effects:
+        total = Effects()
+        deadline = self.engine.next_deadline()
+        if deadline is not None and deadline <= now:
+            eff = self.engine.tick(now)
+            total.extend(eff)
+            self._feed(total, eff.notifications, now)
+        self._merge(total, self.dialer.tick(now), now)
+        return total
+
+    def next_deadline(self) -> float | None:
+        times = [t for t in (self.engine.next_deadline(), self.dialer.next_deadline()) if t is not None]
+        return min(times) if times else None
+
+    # ------------------------------------------------------------------ routing
+    def _feed(self, total: Effects, notes: list[nt.Notification], now: float, depth: int = 0) -> None:
+        for note in list(notes):
+            if isinstance(note, nt.AgentStateChanged):
+                self._merge(total, self.dialer.agent_changed(note.agent_id, note.new.value, note.at), now, depth)
+            elif isinstance(note, nt.CallArrived):
+                self.dialer.call_arrived(note.call_id, note.uuid)
+            elif isinstance(note, nt.CallAnswered):
+                self._merge(total, self.dialer.call_answered(note.call_id, note.agent_id, now), now, depth)
+
+    def _merge(self, total: Effects, out: DialerOutput, now: float, depth: int = 0) -> None:
+        total.commands.extend(out.commands)
+        total.notifications.extend(out.notifications)  # type: ignore[arg-type]
+        if depth >= _MAX_ROUNDS:
+            return
+        for item in [*out.adopt, *out.requests]:
+            eff = self.engine.handle(item, now)
+            total.extend(eff)
+            self._feed(total, eff.notifications, now, depth + 1)
+
+
+__all__ = ["CampaignEngine"]

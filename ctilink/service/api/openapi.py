@@ -1,0 +1,100 @@
+"""The OpenAPI 3.1 document, generated from the route table (and kept in ``docs/openapi.json``).
+
+Rule: the document is derived, never hand-edited: a test checks that the file in the repo equals
+:func:`document` and that every route the app serves is in it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ctilink.service.api.framework import Route
+from ctilink.service.api.routes import BODIES, routes
+
+DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
+
+#: Routes served outside the table (no authentication).
+EXTRA = {
+    "/healthz": ("get", "Liveness and switch connectivity"),
+    "/metrics": ("get", "Prometheus metrics (when served on the API listener)"),
+    "/v1/openapi.json": ("get", "This document"),
+}
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _responses(route: Route) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": "OK"}
+    if route.stream:
+        ok["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
+    else:
+        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+    out: dict[str, Any] = {str(route.status): ok}
+    err = {"content": {"application/json": {"schema": _ERROR}}}
+    out["401"] = {"description": "missing or unknown token", **err}
+    out["403"] = {"description": "out of the token's scope", **err}
+    out["404"] = {"description": "unknown id", **err}
+    if route.method != "GET":
+        out["409"] = {"description": "refused by the engine in the current state", **err}
+    if route.body is not None:
+        out["422"] = {"description": "invalid body (errors name the field path)", **err}
+    return out
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes():
+        op: dict[str, Any] = {
+            "summary": route.summary,
+            "operationId": route.method.lower() + re.sub(r"[^A-Za-z0-9]+", "_", route.path).rstrip("_"),
+            "security": [{"bearer": []}],
+            "x-roles": list(route.roles),
+            "responses": _responses(route),
+        }
+        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for n in re.findall(r"{(\w+)}", route.path)]
+        params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in route.query]
+        if route.stream:
+            params.append({"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}})
+        if params:
+            op["parameters"] = params
+        if route.body is not None:
+            op["requestBody"] = {"required": False, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}}}
+        paths.setdefault(route.path, {})[route.method.lower()] = op
+    for path, (method, summary) in EXTRA.items():
+        paths[path] = {method: {"summary": summary, "security": [], "responses": {"200": {"description": "OK"}}}}
+    schemas: dict[str, Any] = {
+        "Error": {"type": "object", "required": ["error", "message"], "properties": {
+            "error": {"type": "string"}, "message": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {
+                "path": {"type": "string"}, "message": {"type": "string"}}}}}},
+    }
+    for model in BODIES:
+        schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in schemas[model.__name__].pop("$defs", {}).items():
+            schemas[name] = sub
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ctilink HTTP API", "version": "1",
+                 "description": "Control and views of the ctilink CTI daemon. See docs/integration.md."},
+        "servers": [{"url": "http://127.0.0.1:8080"}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},
+        "paths": dict(sorted(paths.items())),
+    }
+
+
+def render() -> str:
+    return json.dumps(document(), indent=2, sort_keys=False) + "\n"
+
+
+def write(path: Path = DOC_PATH) -> None:
+    """Regenerate ``docs/openapi.json`` (``python -m ctilink.service.api.openapi``)."""
+    path.write_text(render(), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write()

@@ -1,0 +1,423 @@
+"""The routes of the HTTP API (v1): agents, calls, supervisors, lists, webhooks, the event stream.
+
+Rules: read routes are served from the engine snapshot (never from FreeSWITCH, never waiting on
+the engine); action routes check the caller's scope, build one engine request, submit it to the
+engine greenlet and report what it said (refusals map to 404/409/422 by the error's code).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import falcon
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ctilink.config import Config
+from ctilink.core import EngineSnapshot
+from ctilink.core import call_control as cc
+from ctilink.core import requests as rq
+from ctilink.service.api.activity import Activity
+from ctilink.service.api.framework import ApiError, Route, Stream, not_found
+from ctilink.service.api.serialize import plain
+from ctilink.service.auth import Forbidden, Principal
+
+_NOT_FOUND_CODES = {"unknown-agent", "unknown-call", "unknown-queue", "unknown-list", "unknown-list-entry"}
+_INVALID_CODES = {"invalid-input", "invalid-value", "invalid-number", "invalid-list-entry", "unknown-not-ready-reason",
+                  "unknown-disposition-code", "unknown-skill"}
+
+
+@dataclass
+class ApiContext:
+    """What the routes need from the daemon; every field but ``snapshot`` and ``submit`` is optional."""
+
+    snapshot: Callable[[], EngineSnapshot | None]
+    submit: Callable[[object], Any]  # request -> AsyncResult of Effects
+    health: Callable[[], dict[str, Any]] = lambda: {"ok": True}
+    config: Config = field(default_factory=Config)
+    activity: Activity = field(default_factory=Activity)
+    hub: Any = None  # EventHub
+    webhooks: Any = None  # WebhookService
+    query_list: Callable[..., list[Any]] | None = None
+    submit_timeout_s: float = 10.0
+
+
+# -- bodies ---------------------------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(_Body):
+    endpoint: str | None = Field(default=None, max_length=256, description="dial string to ring for this session")
+    not_ready_reason: str | None = Field(default=None, max_length=64)
+
+
+class NotReadyBody(_Body):
+    reason: str = Field(min_length=1, max_length=64)
+
+
+class DialBody(_Body):
+    number: str = Field(min_length=1, max_length=64)
+
+
+class TransferBody(_Body):
+    queue: str | None = Field(default=None, max_length=64)
+    agent_id: str | None = Field(default=None, max_length=64)
+    number: str | None = Field(default=None, max_length=64)
+    context: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TransferBody:
+        if sum(v is not None for v in (self.queue, self.agent_id, self.number)) != 1:
+            raise ValueError("exactly one of queue, agent_id, number")
+        return self
+
+
+class HangupBody(_Body):
+    cause: str = Field(default="NORMAL_CLEARING", pattern=r"^[A-Z_]{1,64}$")
+
+
+class DtmfBody(_Body):
+    digits: str = Field(pattern=r"^[0-9*#A-Da-dwW]{1,64}$")
+
+
+class RecordBody(_Body):
+    path: str | None = Field(default=None, max_length=512)
+
+
+class MonitorBody(_Body):
+    dial_string: str = Field(max_length=256, description="the supervisor's phone, e.g. user/2001")
+    mode: Literal["listen", "whisper", "barge"] = "listen"
+
+
+class ForceStateBody(_Body):
+    state: Literal["ready", "not-ready", "logged-out"]
+    reason: str | None = Field(default=None, max_length=64)
+
+
+class ListEntryBody(_Body):
+    number: str = Field(min_length=1, max_length=64)
+    scope: str = Field(default="global", max_length=128)
+    reason: str = Field(default="", max_length=256)
+    expires_at: float | None = None
+    priority: int | None = Field(default=None, ge=0, le=100)
+    target: str | None = Field(default=None, max_length=128)
+    action: str | None = Field(default=None, max_length=32)
+    cause: str | None = Field(default=None, max_length=64)
+
+
+class ListImportBody(_Body):
+    entries: list[ListEntryBody] = Field(min_length=1, max_length=10_000)
+
+
+BODIES: list[type[BaseModel]] = [LoginBody, NotReadyBody, DialBody, TransferBody, HangupBody, DtmfBody, RecordBody,
+                                 MonitorBody, ForceStateBody, ListEntryBody, ListImportBody]
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _snap(ctx: ApiContext) -> EngineSnapshot:
+    snap = ctx.snapshot()
+    if snap is None:
+        raise ApiError(503, "starting", "no engine snapshot yet")
+    return snap
+
+
+def _agent_view(ctx: ApiContext, who: Principal, agent_id: str) -> Any:
+    who.require_agent(agent_id)
+    try:
+        return _snap(ctx).agent(agent_id)
+    except KeyError:
+        raise not_found("agent", agent_id) from None
+
+
+def _call_view(ctx: ApiContext, who: Principal, call_id: str) -> Any:
+    snap = _snap(ctx)
+    view = next((c for c in snap.calls if c.call_id == call_id), None)
+    if view is None:
+        if who.is_admin:
+            return None  # the snapshot may be a second old: let the engine say whether it exists
+        raise not_found("call", call_id)
+    if who.role == "agent":
+        if who.agent_id not in (view.agent_id, *view.ringing_agents):
+            raise Forbidden(f"call {call_id!r} is not agent {who.agent_id!r}'s call")
+    elif who.role == "supervisor":
+        who.require_queue(view.queue)
+    return view
+
+
+def _submit(ctx: ApiContext, request: object) -> dict[str, Any]:
+    effects = ctx.submit(request).get(timeout=ctx.submit_timeout_s)
+    error = effects.error
+    if error is not None:
+        code = getattr(error, "code", "error")
+        status = 404 if code in _NOT_FOUND_CODES else 422 if code in _INVALID_CODES else 409
+        raise ApiError(status, code, str(error)[:500])
+    return {"ok": True, "request": type(request).__name__, "commands": len(effects.commands),
+            "notifications": [type(n).__name__ for n in effects.notifications]}
+
+
+def _q(req: falcon.Request, name: str) -> str | None:
+    value = req.get_param(name)
+    return value[:256] if value is not None else None
+
+
+# -- agents ---------------------------------------------------------------------------------------
+
+
+def list_agents(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    snap = _snap(ctx)
+    return {"at": snap.at, "agents": [plain(a) for a in snap.agents if who.may_see_agent(a.agent_id)]}
+
+
+def get_agent(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    return plain(_agent_view(ctx, who, p["agent_id"]))
+
+
+def agent_history(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    view = _agent_view(ctx, who, p["agent_id"])
+    return {"agent_id": view.agent_id, "state": view.state.value, "history": ctx.activity.history(view.agent_id)}
+
+
+def agent_events(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    _agent_view(ctx, who, p["agent_id"])
+    if ctx.hub is None:
+        raise ApiError(503, "no-event-stream", "the agent event stream is not running")
+    last = req.get_header("Last-Event-ID") or _q(req, "last_event_id")
+    return Stream(ctx.hub.stream(p["agent_id"], last))
+
+
+def _profile(ctx: ApiContext, agent_id: str) -> Any:
+    for profile in ctx.config.agents:
+        if profile.id == agent_id:
+            return profile
+    return None
+
+
+def agent_login(ctx: ApiContext, who: Principal, p: dict[str, str], body: LoginBody, req: falcon.Request) -> Any:
+    agent_id = p["agent_id"]
+    _agent_view(ctx, who, agent_id)
+    if body.endpoint is not None:
+        profile = _profile(ctx, agent_id)
+        if profile is None:
+            raise not_found("agent", agent_id)
+        endpoints = [body.endpoint] + [e for e in profile.endpoints if e != body.endpoint]
+        try:
+            updated = profile.model_validate({**profile.model_dump(), "endpoints": endpoints})
+        except Exception as exc:  # noqa: BLE001 - a bad endpoint is the caller's error
+            raise ApiError(422, "invalid-body", "endpoint is not a valid dial string",
+                           [{"path": "endpoint", "message": str(exc).splitlines()[-1][:200]}]) from None
+        _submit(ctx, rq.UpsertAgent(updated))
+    return _submit(ctx, rq.AgentLogin(agent_id, body.not_ready_reason))
+
+
+def _agent_action(make: Callable[[str, Any], object]) -> Callable[..., Any]:
+    def handler(ctx: ApiContext, who: Principal, p: dict[str, str], body: Any, req: falcon.Request) -> Any:
+        _agent_view(ctx, who, p["agent_id"])
+        return _submit(ctx, make(p["agent_id"], body))
+
+    return handler
+
+
+def agent_dial(ctx: ApiContext, who: Principal, p: dict[str, str], body: DialBody, req: falcon.Request) -> Any:
+    _agent_view(ctx, who, p["agent_id"])
+    calls = ctx.config.calls
+    return _submit(ctx, cc.ClickToDial(p["agent_id"], body.number, calls.dial_template, calls.caller_id_number,
+                                       calls.caller_id_name, calls.ring_timeout_s))
+
+
+def force_state(ctx: ApiContext, who: Principal, p: dict[str, str], body: ForceStateBody, req: falcon.Request) -> Any:
+    agent_id = p["agent_id"]
+    _agent_view(ctx, who, agent_id)
+    if body.state == "ready":
+        return _submit(ctx, rq.AgentReady(agent_id))
+    if body.state == "logged-out":
+        return _submit(ctx, rq.AgentLogout(agent_id))
+    if not body.reason:
+        raise ApiError(422, "invalid-body", "reason is required for not-ready", [{"path": "reason", "message": "required"}])
+    return _submit(ctx, rq.AgentNotReady(agent_id, body.reason))
+
+
+def monitor(ctx: ApiContext, who: Principal, p: dict[str, str], body: MonitorBody, req: falcon.Request) -> Any:
+    _agent_view(ctx, who, p["agent_id"])
+    return _submit(ctx, cc.MonitorAgent(p["agent_id"], body.dial_string, body.mode))
+
+
+# -- calls ----------------------------------------------------------------------------------------
+
+
+def list_calls(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    snap = _snap(ctx)
+    return {"at": snap.at, "calls": [plain(c) for c in snap.calls if who.may_see_queue(c.queue)]}
+
+
+def get_call(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    view = _call_view(ctx, who, p["call_id"])
+    if view is None:
+        raise not_found("call", p["call_id"])
+    return plain(view)
+
+
+def _call_action(make: Callable[[str, Any], object]) -> Callable[..., Any]:
+    def handler(ctx: ApiContext, who: Principal, p: dict[str, str], body: Any, req: falcon.Request) -> Any:
+        _call_view(ctx, who, p["call_id"])
+        return _submit(ctx, make(p["call_id"], body))
+
+    return handler
+
+
+def transfer(ctx: ApiContext, who: Principal, p: dict[str, str], body: TransferBody, req: falcon.Request) -> Any:
+    _call_view(ctx, who, p["call_id"])
+    if body.queue is not None and who.role == "supervisor":
+        who.require_queue(body.queue)
+    return _submit(ctx, rq.TransferCall(p["call_id"], queue=body.queue, agent_id=body.agent_id, number=body.number,
+                                        context=body.context))
+
+
+# -- supervisor views -----------------------------------------------------------------------------
+
+
+def list_queues(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    snap = _snap(ctx)
+    return {"at": snap.at, "queues": [plain(q) for q in snap.queues if who.may_see_queue(q.name)],
+            "agents": [plain(a) for a in snap.agents if who.may_see_agent(a.agent_id)]}
+
+
+def get_queue(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    who.require_queue(p["name"])
+    try:
+        return plain(_snap(ctx).queue(p["name"]))
+    except KeyError:
+        raise not_found("queue", p["name"]) from None
+
+
+def abandoned(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    return {"calls": [c for c in ctx.activity.abandoned() if who.may_see_queue(c["queue"])]}
+
+
+# -- lists ----------------------------------------------------------------------------------------
+
+_LISTS = ("blacklist", "whitelist", "dnc")
+
+
+def _list_name(p: dict[str, str]) -> str:
+    name = p["list_name"]
+    if name not in _LISTS:
+        raise not_found("list", name)
+    return name
+
+
+def query_list(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    name = _list_name(p)
+    if ctx.query_list is None:
+        raise ApiError(503, "no-lists", "lists are not available")
+    limit = req.get_param_as_int("limit", min_value=1, max_value=10_000) or 1000
+    try:
+        entries = ctx.query_list(name, scope=_q(req, "scope"), number=_q(req, "number"), now=time.time(), limit=limit)
+    except Exception as exc:  # noqa: BLE001 - a bad filter is the caller's error
+        raise ApiError(422, "invalid-query", str(exc)[:300]) from None
+    return {"list": name, "entries": [plain(e) for e in entries]}
+
+
+def _add_request(name: str, entry: ListEntryBody, who: Principal) -> rq.AddListEntry:
+    return rq.AddListEntry(list_name=name, number=entry.number, scope=entry.scope, expires_at=entry.expires_at,
+                           reason=entry.reason, added_by=who.name, priority=entry.priority, target=entry.target,
+                           action=entry.action, cause=entry.cause)
+
+
+def add_entry(ctx: ApiContext, who: Principal, p: dict[str, str], body: ListEntryBody, req: falcon.Request) -> Any:
+    return _submit(ctx, _add_request(_list_name(p), body, who))
+
+
+def remove_entry(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    name = _list_name(p)
+    return _submit(ctx, rq.RemoveListEntry(name, p["number"], scope=_q(req, "scope") or "global",
+                                           kind=_q(req, "kind") or "exact"))
+
+
+def import_entries(ctx: ApiContext, who: Principal, p: dict[str, str], body: ListImportBody, req: falcon.Request) -> Any:
+    name = _list_name(p)
+    results = [ctx.submit(_add_request(name, entry, who)) for entry in body.entries]
+    errors = []
+    for i, result in enumerate(results):
+        error = result.get(timeout=ctx.submit_timeout_s).error
+        if error is not None:
+            errors.append({"path": f"entries[{i}]", "message": str(error)[:200], "code": error.code})
+    return {"ok": not errors, "added": len(results) - len(errors), "errors": errors}
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+
+
+def dead_letters(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    items = ctx.webhooks.dead_letters(1000) if ctx.webhooks is not None else []
+    return {"dead_letters": [{"event_id": i.event_id, "endpoint": i.endpoint, "attempts": i.attempts,
+                              "last_error": i.last_error, "created_at": i.created_at} for i in items]}
+
+
+def retry_dead(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    if ctx.webhooks is None or not ctx.webhooks.retry_dead(p["event_id"], p["endpoint"]):
+        raise not_found("dead-letter", f"{p['endpoint']}/{p['event_id']}")
+    return {"ok": True}
+
+
+# -- the table ------------------------------------------------------------------------------------
+
+SUP = ("supervisor", "admin")
+ADMIN = ("admin",)
+
+
+def routes() -> list[Route]:
+    """Every API route except health, metrics and the OpenAPI document (added by the app)."""
+    a = "/v1/agents/{agent_id}"
+    c = "/v1/calls/{call_id}"
+    return [
+        Route("GET", "/v1/agents", list_agents, "Agents in scope, from the engine snapshot", SUP),
+        Route("GET", a, get_agent, "One agent's state"),
+        Route("GET", a + "/history", agent_history, "One agent's recent state changes"),
+        Route("GET", a + "/events", agent_events, "The agent's event stream (SSE; resume with Last-Event-ID)",
+              query=("last_event_id",), stream=True),
+        Route("POST", a + "/login", agent_login, "Log in, optionally on a given endpoint", body=LoginBody),
+        Route("POST", a + "/logout", _agent_action(lambda i, b: rq.AgentLogout(i)), "Log out (after the call)"),
+        Route("POST", a + "/ready", _agent_action(lambda i, b: rq.AgentReady(i)), "Become ready"),
+        Route("POST", a + "/not-ready", _agent_action(lambda i, b: rq.AgentNotReady(i, b.reason)),
+              "Become not ready with a reason", body=NotReadyBody),
+        Route("POST", a + "/end-wrap-up", _agent_action(lambda i, b: rq.EndWrapUp(i)), "End wrap-up now"),
+        Route("POST", a + "/dial", agent_dial, "Click-to-dial: ring the agent, then the customer", body=DialBody),
+        Route("POST", a + "/force-state", force_state, "Supervisor: force an agent's state", SUP, body=ForceStateBody),
+        Route("POST", a + "/monitor", monitor, "Supervisor: listen, whisper or barge", SUP, body=MonitorBody),
+        Route("GET", "/v1/calls", list_calls, "Live calls in scope", SUP),
+        Route("GET", c, get_call, "One live call"),
+        Route("POST", c + "/hold", _call_action(lambda i, b: cc.HoldCall(i, True)), "Hold the customer"),
+        Route("POST", c + "/unhold", _call_action(lambda i, b: cc.HoldCall(i, False)), "Take the customer off hold"),
+        Route("POST", c + "/transfer", transfer, "Blind transfer to a queue, an agent or a number", body=TransferBody),
+        Route("POST", c + "/hangup", _call_action(lambda i, b: rq.HangupCall(i, b.cause)), "Hang up the call",
+              body=HangupBody),
+        Route("POST", c + "/dtmf", _call_action(lambda i, b: cc.SendDigits(i, b.digits)), "Send DTMF digits",
+              body=DtmfBody),
+        Route("POST", c + "/recording/start", _call_action(lambda i, b: cc.RecordCall(i, True, b.path)),
+              "Start recording", body=RecordBody),
+        Route("POST", c + "/recording/stop", _call_action(lambda i, b: cc.RecordCall(i, False, b.path)),
+              "Stop recording", body=RecordBody),
+        Route("GET", "/v1/queues", list_queues, "Live queue view: waiting calls and agents by state", SUP),
+        Route("GET", "/v1/queues/{name}", get_queue, "One queue's live view", SUP),
+        Route("GET", "/v1/abandoned", abandoned, "Recently abandoned calls (number and wait) for calling back", SUP),
+        Route("GET", "/v1/lists/{list_name}", query_list, "Query a number list", SUP,
+              query=("number", "scope", "limit")),
+        Route("POST", "/v1/lists/{list_name}/entries", add_entry, "Add (or replace) a list entry", SUP,
+              body=ListEntryBody, status=201),
+        Route("DELETE", "/v1/lists/{list_name}/entries/{number}", remove_entry, "Remove a list entry", SUP,
+              query=("scope", "kind")),
+        Route("POST", "/v1/lists/{list_name}/import", import_entries, "Add many entries", SUP, body=ListImportBody),
+        Route("GET", "/v1/webhooks/dead-letters", dead_letters, "Webhook deliveries that gave up", ADMIN),
+        Route("POST", "/v1/webhooks/dead-letters/{endpoint}/{event_id}/retry", retry_dead,
+              "Queue a dead letter again", ADMIN),
+    ]
+
+
+__all__ = ["ApiContext", "BODIES", "routes"]
