@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from ctilink.dialer.windows import CallingWindow
 
@@ -89,11 +89,6 @@ class CampaignConfig(BaseModel):
     preview_timeout_s: float = Field(default=30.0, gt=0)
     preview_timeout_action: Literal["dial", "return"] = "return"
     pacing_tick_s: float = Field(default=1.0, gt=0)
-
-    @field_validator("ring_timeout_s")
-    @classmethod
-    def _ring(cls, v: int) -> int:
-        return v
 
     def dial_target(self, number: str) -> str:
         return self.dial_string.replace("{number}", number)

@@ -568,7 +568,7 @@ class Dialer:
             for agent_id in self._idle_agents(c):
                 contact = self._next_contact(c, now, agent_id)
                 if contact is None:
-                    break
+                    continue  # another agent may have a callback kept for them
                 contact.status = "previewing"
                 expires = now + c.config.preview_timeout_s
                 c.previews[agent_id] = (contact.contact_id, expires)
@@ -592,7 +592,10 @@ class Dialer:
 
     def _dial(self, c: _Campaign, contact: _Contact, now: float, agent_id: str | None) -> None:
         cfg = c.config
-        attempt_id, leg, job = self._ids(), self._ids(), self._ids()
+        attempt_id = self._ids()
+        # leg and job ids must be real uuids on the wire; derived from the id factory so tests replay
+        leg = str(uuid_module.uuid5(uuid_module.NAMESPACE_URL, f"ctilink-leg:{attempt_id}"))
+        job = str(uuid_module.uuid5(uuid_module.NAMESPACE_URL, f"ctilink-job:{attempt_id}"))
         contact.attempts += 1
         contact.status = "dialing"
         contact.data["attempt_id"] = attempt_id

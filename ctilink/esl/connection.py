@@ -570,6 +570,55 @@ class EslConnection:
         self.metrics.command(verb, seconds, ok=True)
         return JobHandle(job_uuid, verb, result)
 
+    def send(self, cmd: Command) -> gevent.event.AsyncResult:
+        """Write ``cmd`` now and return at once: the result gets its ApiResult (api) or JobHandle
+        (bgapi: Originate, Eavesdrop), or an EslError.
+
+        Commands are pipelined: FreeSWITCH runs a connection's commands in the order received, so
+        the daemon keeps its order without paying a round trip per command (a queued caller's
+        setvar, answer and hold music would otherwise delay the agent's originate).
+        """
+        text, verb, job_uuid = _command_text(cmd)
+        session = self._require_session()
+        background = render(cmd).verb == "bgapi"
+        out = gevent.event.AsyncResult()
+        start = time.monotonic()
+        if background:
+            job_uuid = job_uuid or str(uuid_mod.uuid4())
+            if job_uuid in self._jobs:
+                raise EslCommandError(f"job {job_uuid} is already in flight")
+            job = gevent.event.AsyncResult()
+            self._jobs[job_uuid] = (verb, job)
+            pending = session.submit(f"bgapi {text}\nJob-UUID: {job_uuid}")
+        else:
+            pending = session.submit(f"api {text}")
+
+        def settle(reply_result: gevent.event.AsyncResult) -> None:
+            seconds = time.monotonic() - start
+            if not reply_result.successful():
+                if background:
+                    self._jobs.pop(job_uuid, None)
+                self.metrics.command_failed(verb)
+                out.set_exception(reply_result.exception)
+                return
+            reply = reply_result.value
+            if background:
+                reply_text = reply.headers.get("Reply-Text", "")
+                ok = reply_text.startswith("+OK")
+                self.metrics.command(verb, seconds, ok=ok)
+                if not ok:
+                    self._jobs.pop(job_uuid, None)
+                    out.set_exception(EslCommandError(f"bgapi {verb} refused: {reply_text[:120]!r}"))
+                    return
+                out.set(JobHandle(job_uuid, verb, job))
+            else:
+                result = ApiResult(verb=verb, body=reply.text, seconds=seconds)
+                self.metrics.command(verb, seconds, result.ok)
+                out.set(result)
+
+        pending.rawlink(settle)
+        return out
+
     def _require_session(self) -> _Session:
         session = self._session
         if session is None or not session.ready or not session.connected:

@@ -3,9 +3,10 @@
 Rules:
 - One :class:`NodeLink` per node. Its pump greenlet moves typed events from the node's
   :class:`~ctilink.esl.connection.EslConnection` into the engine loop in FreeSWITCH's order.
-- Commands are sent by a sender greenlet per node, in the order the engine emitted them, so the
-  engine greenlet never waits on a socket. Calls that take time go through ``bgapi``; their
-  outcome comes back as a JobCompleted event like any other.
+- Commands are sent by a sender greenlet per node, in the order the engine emitted them and
+  pipelined (no wait for one reply before writing the next), so the engine greenlet never waits
+  on a socket. Calls that take time go through ``bgapi``; their outcome comes back as a
+  JobCompleted event like any other.
 - A command for a node that is not connected fails here (logged, counted by the connection's
   metrics); the engine learns the truth from the resync after the reconnect.
 - No routing decision is made here (DESIGN.md: the edges only translate).
@@ -13,24 +14,24 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import gevent
+import gevent.event
 import gevent.queue
 import structlog
 
-from ctilink.esl.commands import Command, Eavesdrop, Originate, UnsafeValueError
-from ctilink.esl.connection import EslConnection, EslError
+from ctilink.esl.commands import Command, UnsafeValueError
+from ctilink.esl.connection import ApiResult, EslConnection, EslError
 
 log = structlog.get_logger("ctilink.switchlink")
 
-_BACKGROUND = (Originate, Eavesdrop)
 
 
 class NodeLink:
     """Pumps one node's events into the engine and sends the engine's commands to it."""
 
-    def __init__(self, conn: EslConnection, post: callable) -> None:  # type: ignore[valid-type]
+    def __init__(self, conn: EslConnection, post: Callable[[object], None]) -> None:
         self.conn = conn
         self._post = post
         self._outbox: gevent.queue.Queue = gevent.queue.Queue()
@@ -65,13 +66,7 @@ class NodeLink:
             if command is None:
                 return
             try:
-                if isinstance(command, _BACKGROUND):
-                    self.conn.bgapi(command)
-                else:
-                    result = self.conn.api(command)
-                    if not result.ok:
-                        log.warning("command_refused", node=self.node, command=type(command).__name__,
-                                    reply=result.body.strip()[:200])
+                self.conn.send(command).rawlink(self._settled(command))
             except UnsafeValueError as exc:
                 self.failed += 1
                 log.error("command_unsafe", node=self.node, command=type(command).__name__, field=exc.field)
@@ -79,6 +74,19 @@ class NodeLink:
                 self.failed += 1
                 log.warning("command_failed", node=self.node, command=type(command).__name__,
                             error=type(exc).__name__)
+
+
+    def _settled(self, command: Command) -> Callable[[gevent.event.AsyncResult], None]:
+        def check(result: gevent.event.AsyncResult) -> None:
+            if not result.successful():
+                self.failed += 1
+                log.warning("command_failed", node=self.node, command=type(command).__name__,
+                            error=type(result.exception).__name__)
+            elif isinstance(result.value, ApiResult) and not result.value.ok:
+                log.warning("command_refused", node=self.node, command=type(command).__name__,
+                            reply=result.value.body.strip()[:200])
+
+        return check
 
 
 class Switchboard:

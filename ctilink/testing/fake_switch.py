@@ -731,6 +731,9 @@ class FakeSwitch:
             c.send(data)
 
     def _handle(self, sock: gevent.socket.socket, addr: object) -> None:
+        # mod_event_socket sets TCP_NODELAY on accepted sockets; without it each small reply
+        # waits behind the client's delayed ACK (~40 ms).
+        sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
         c = _Client(sock)
         if self._reject:
             body = "Access Denied, go away.\n".encode()

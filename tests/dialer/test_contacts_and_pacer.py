@@ -1,0 +1,115 @@
+"""Contacts CSV import and the pacer's decisions (pure units)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ctilink.dialer.contacts import ImportError_, import_campaign_contacts
+from ctilink.dialer.pacer import AgentPhase, AgentView, DialPhase, DialStats, DialView, Outcome, PacerSnapshot, PredictivePacer
+from ctilink.dialer.policies import AdaptiveDialLevelPacer, PowerPacer, ProgressivePacer
+from ctilink.store.sqlite import SqliteStore
+
+MAP = {"contact_id": "id", "number": "phone", "priority": "prio", "timezone": "tz"}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "c.csv"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_import_reports_every_bad_row_and_keeps_extra_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "id,phone,prio,tz,name,plan\n"
+                           "a1,020 7123 0001,5,,Ann,gold\n"
+                           "a2,12,0,,Bob,x\n"
+                           "a1,020 7123 0002,0,,Dup,x\n"
+                           "a3,020 7123 0003,high,,Cy,x\n"
+                           "a4,020 7123 0004,0,Mars/Base,Di,x\n"
+                           "a5,020 7123 0005,0,Europe/Paris,Ed\x07,x\n")
+    store = SqliteStore(":memory:")
+    strict = import_campaign_contacts(store, "spring", path, MAP, "GB", partial=False)
+    assert not strict.committed and store.get_contacts("spring") == []
+    assert [line for line, _ in strict.rejected] == [3, 4, 5, 6]
+    reasons = " | ".join(r for _, r in strict.rejected)
+    assert "not a valid number" in reasons and "duplicate" in reasons and "integer" in reasons and "Mars/Base" in reasons
+    report = import_campaign_contacts(store, "spring", path, MAP, "GB", partial=True)
+    assert report.committed and report.imported == 2 and report.rows == 6
+    got = {c.contact_id: c for c in store.get_contacts("spring")}
+    assert got["a1"].number == "+442071230001" and got["a1"].priority == 5
+    assert got["a1"].data == {"name": "Ann", "plan": "gold"}
+    assert got["a5"].data["timezone"] == "Europe/Paris" and got["a5"].data["name"] == "Ed?"
+
+
+def test_import_rejects_bad_mapping_and_missing_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "id,phone\nx,020 7123 0001\n")
+    store = SqliteStore(":memory:")
+    with pytest.raises(ImportError_, match="number"):
+        import_campaign_contacts(store, "s", path, {"contact_id": "id"}, "GB", partial=True)
+    with pytest.raises(ImportError_, match="not in the CSV header"):
+        import_campaign_contacts(store, "s", path, {"contact_id": "id", "number": "tel"}, "GB", partial=True)
+    with pytest.raises(ImportError_, match="unknown field"):
+        import_campaign_contacts(store, "s", path, {"contact_id": "id", "number": "phone", "evil": "x"}, "GB", True)
+
+
+def trained_stats(p_live: float = 0.3, n: int = 400) -> DialStats:
+    stats = DialStats()
+    for i in range(n):
+        u = (i * 0.618) % 1.0
+        if u < p_live:
+            stats.dial_ended(Outcome.LIVE, 4 + (i % 7))
+        elif u < p_live + 0.15:
+            stats.dial_ended(Outcome.MACHINE, 5 + (i % 5))
+        else:
+            stats.dial_ended(Outcome.NO_ANSWER, 20.0)
+        stats.talk_ended(60 + (i % 240))
+        stats.wrap_ended(8 + (i % 14))
+    for i in range(200):
+        stats.live_answer(float(i), False)
+    return stats
+
+
+def snap(agents: list[AgentView], dials: list[DialView], stats: DialStats, now: float = 300.0) -> PacerSnapshot:
+    return PacerSnapshot(now=now, agents=agents, dials=dials, stats=stats)
+
+
+def test_predictive_overdials_idle_agents_but_progressive_without_data() -> None:
+    idle = [AgentView(AgentPhase.IDLE, 5.0)] * 10
+    assert PredictivePacer().dials_to_place(snap(idle, [], DialStats())) == 10  # warm-up: progressive
+    n = PredictivePacer().dials_to_place(snap(idle, [], trained_stats()))
+    assert 10 < n <= 40  # a 30 % live rate lets it dial more lines than idle agents
+
+
+def test_predictive_counts_agents_about_to_free_and_waiting_live_calls() -> None:
+    stats = trained_stats()
+    talking_early = [AgentView(AgentPhase.TALKING, 1.0)] * 10
+    wrapping_late = [AgentView(AgentPhase.WRAP_UP, 20.0)] * 10
+    assert PredictivePacer().dials_to_place(snap(talking_early, [], stats)) == 0
+    assert PredictivePacer().dials_to_place(snap(wrapping_late, [], stats)) > 0
+    idle = [AgentView(AgentPhase.IDLE, 5.0)] * 3
+    waiting = [DialView(DialPhase.WAITING, 1.0)] * 3
+    assert PredictivePacer().dials_to_place(snap(idle, waiting, stats)) == 0
+
+
+def test_predictive_falls_back_to_progressive_when_the_cap_is_at_risk() -> None:
+    stats = trained_stats()
+    for i in range(7):
+        stats.live_answer(250.0 + i, True)  # 7 / 207 = 3.4 % > 3 % cap
+    idle = [AgentView(AgentPhase.IDLE, 5.0)] * 10
+    assert PredictivePacer().dials_to_place(snap(idle, [], stats)) == 10
+    ringing = [DialView(DialPhase.RINGING, 1.0)] * 4
+    assert PredictivePacer().dials_to_place(snap(idle, ringing, stats)) == 6
+
+
+def test_baselines_and_line_limit() -> None:
+    stats = trained_stats()
+    idle = [AgentView(AgentPhase.IDLE, 5.0)] * 4
+    assert ProgressivePacer().dials_to_place(snap(idle, [DialView(DialPhase.RINGING, 2.0)], stats)) == 3
+    assert PowerPacer(ratio=2.0).dials_to_place(snap(idle, [], stats)) == 8
+    limited = PacerSnapshot(now=0.0, agents=idle, dials=[], stats=stats, max_lines=2)
+    assert PredictivePacer().dials_to_place(limited) == 2
+    vici = AdaptiveDialLevelPacer()
+    assert vici.dials_to_place(snap(idle, [], stats, now=0.0)) == 4  # level 1.0 to start
+    vici.dials_to_place(snap(idle, [], stats, now=16.0))  # agents sat idle: the level rises
+    assert vici.level > 1.0
