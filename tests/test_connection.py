@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import gevent
 import gevent.event
 import pytest
 import structlog
@@ -19,7 +20,7 @@ from structlog.testing import LogCapture
 
 from ctilink.esl.fixtures import fixtures_dir
 from ctilink.esl.backoff import Backoff
-from ctilink.esl.commands import Bridge, Originate
+from ctilink.esl.commands import Answer, Bridge, Hangup, Originate, SetVariables
 from ctilink.esl.connection import (
     ApiResult,
     ConnState,
@@ -355,3 +356,27 @@ def test_bad_configuration_is_refused_with_a_clear_error(kwargs: dict, message: 
         EslConnection("fs1", "127.0.0.1", 8021, "ClueCon", **kwargs)
     with pytest.raises(ValueError, match="CR/LF"):
         EslConnection("fs1", "127.0.0.1", 8021, "ClueCon\nevent plain ALL")
+
+
+def test_send_pipelines_commands_in_order_without_waiting_for_replies(switch: FakeSwitch, harness: Harness) -> None:
+    conn, _cap, registry = harness.connect(switch)
+    assert conn.wait_connected(5)
+    caller = switch.inbound_call("15551230001", "Alice", "7000", {"ctilink_queue": "support"})
+    agent, job = str(uuidlib.uuid4()), str(uuidlib.uuid4())
+    commands = [
+        SetVariables(uuid=caller, variables={"ctilink_call_id": "c-1"}),
+        Answer(uuid=caller),
+        Originate(uuid=agent, job_uuid=job, dial_string="user/1001", variables={"ctilink_role": "agent"}),
+        Hangup(uuid=str(uuidlib.uuid4())),  # no such channel: refused, and nothing else is disturbed
+    ]
+    pending = [conn.send(c) for c in commands]  # all written before any reply is read
+    gevent.joinall(pending, timeout=5)
+    sent = [t for t in switch.commands if t.startswith(("api uuid_", "bgapi originate"))]
+    assert [t.split()[1] for t in sent] == ["uuid_setvar", "uuid_answer", "originate", "uuid_kill"]
+    results = [p.get(timeout=1) for p in pending]
+    assert results[0].ok and results[1].ok and not results[3].ok
+    handle = results[2]
+    assert handle.job_uuid == job
+    assert handle.wait(5).body.startswith("+OK")
+    # A -ERR reply counts as a failed command, as with api().
+    assert registry.get_sample_value("ctilink_esl_command_failures_total", {"node": "fs1", "verb": "uuid_kill"}) == 1.0
