@@ -37,3 +37,23 @@ def test_print_events_against_the_fake_switch() -> None:
     events = _load("print_events").main(["--fake"])
     names = [type(e).__name__ for e in events]
     assert "ChannelParked" in names and "ChannelBridged" in names and "ChannelHungUp" in names
+
+
+def test_preview_campaign_dials_only_what_the_agent_accepts() -> None:
+    result = _load("preview_campaign").main(contacts=6)
+    assert [d.split()[:2] for d in result["decisions"]] == [
+        ["accept", "r1"], ["accept", "r2"], ["skip", "r3"], ["accept", "r4"], ["accept", "r5"], ["skip", "r6"]]
+    outcomes = result["outcomes"]
+    assert outcomes["r3"] == outcomes["r6"] == "skipped"
+    assert {outcomes[c] for c in ("r1", "r2", "r4", "r5")} <= {"connected", "busy"}
+    assert result["connected"] == sum(1 for c in ("r1", "r2", "r4", "r5") if outcomes[c] == "connected") >= 1
+
+
+def test_screenpop_crm_pops_known_and_new_customers() -> None:
+    pops = _load("screenpop_crm").main(pops_wanted=4)
+    by_number = {(p.customer_number, p.phase): p for p in pops}
+    known = by_number[("+15551240001", "offered")]
+    assert known.crm_status == "found" and known.customer["name"] == "Kim Example"
+    assert ("+15551240001", "answered") in by_number
+    new = by_number[("+15551249999", "offered")]
+    assert new.crm_status == "new" and new.new_customer and "name" in new.fields_to_fill
