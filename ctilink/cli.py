@@ -1,4 +1,4 @@
-"""The ``ctilink`` command line: run, demo, check-config, lists.
+"""The ``ctilink`` command line: run, demo, check-config, lists, campaign.
 
 Every subcommand exits 0 on success, 2 on a usage or configuration error (printed with the field
 path), 1 on a runtime failure.
@@ -89,6 +89,88 @@ def _cmd_lists(args: argparse.Namespace) -> int:
         store.close()
 
 
+def _mapping(text: str) -> dict[str, str]:
+    """``number=phone,contact_id=id`` -> {"number": "phone", "contact_id": "id"}."""
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        field, sep, column = part.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise ValueError(f"--map: expected field=column pairs separated by commas, got {part!r:.80}")
+        out[field.strip()] = column.strip()
+    return out
+
+
+def _campaign_configs(path: str | None) -> dict[str, object]:
+    if path is None:
+        return {}
+    return {c.name: c for c in load_config(path).campaigns}
+
+
+def _cmd_campaign(args: argparse.Namespace) -> int:
+    from ctilink.dialer.contacts import ImportError_, import_campaign_contacts
+    from ctilink.store import SqliteStore
+
+    try:
+        configured = _campaign_configs(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.campaign_cmd == "import":
+        region = args.region or getattr(configured.get(args.campaign), "region", None) or "US"
+        if configured and args.campaign not in configured:
+            print(f"--campaign: {args.campaign!r} is not a campaign of {args.config}", file=sys.stderr)
+            return 2
+        try:
+            mapping = _mapping(args.map)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        store = SqliteStore(args.db)
+        try:
+            report = import_campaign_contacts(store, args.campaign, args.file, mapping, region, partial=args.partial)
+        except (ImportError_, ValueError) as exc:
+            print(f"{args.file}: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            store.close()
+        for line_no, reason in report.rejected:
+            print(f"{args.file}:{line_no}: rejected: {reason}", file=sys.stderr)
+        applied = "imported" if report.committed else "NOT imported (fix the rows above or pass --partial)"
+        print(f"{report.rows} rows: {report.imported} contacts {applied}, {len(report.rejected)} rejected")
+        return 0 if report.committed else 2
+    store = SqliteStore(args.db)
+    try:
+        names = sorted(set(configured) | set(args.campaign or ()))
+        if not names:
+            print("name the campaigns with --config FILE or --campaign NAME", file=sys.stderr)
+            return 2
+        rows = []
+        for name in names:
+            contacts = store.get_contacts(name, limit=10_000_000)
+            statuses: dict[str, int] = {}
+            for contact in contacts:
+                statuses[contact.status] = statuses.get(contact.status, 0) + 1
+            row: dict[str, object] = {"campaign": name, "contacts": len(contacts), "by_status": statuses}
+            cfg = configured.get(name)
+            if cfg is not None:
+                row["mode"] = getattr(cfg, "mode").value
+                row["queue"] = getattr(cfg, "queue")
+            if args.campaign_cmd == "stats":
+                outcomes: dict[str, int] = {}
+                for contact in contacts:
+                    for attempt in store.attempts_for(name, contact.contact_id):
+                        key = attempt.outcome or "in_flight"
+                        outcomes[key] = outcomes.get(key, 0) + 1
+                live = outcomes.get("connected", 0) + outcomes.get("abandoned", 0)
+                row["attempts"] = outcomes
+                row["abandon_rate"] = round(outcomes.get("abandoned", 0) / live, 4) if live else 0.0
+            rows.append(row)
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return 0
+    finally:
+        store.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ctilink", description="CTI middleware for FreeSWITCH call centres")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +203,23 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--region", default="US", help="default region for national numbers")
             p.add_argument("--partial", action="store_true", help="apply the good rows even if some are bad")
         p.set_defaults(fn=_cmd_lists)
+
+    campaign = sub.add_parser("campaign", help="outbound campaigns: import contacts, list, statistics")
+    campaign_sub = campaign.add_subparsers(dest="campaign_cmd", required=True)
+    imp = campaign_sub.add_parser("import", help="import a CSV of contacts (validated; exit 2 on rejected rows)")
+    imp.add_argument("file")
+    imp.add_argument("--campaign", required=True)
+    imp.add_argument("--map", required=True,
+                     help="field=column pairs: contact_id and number required, priority and timezone optional")
+    imp.add_argument("--region", default=None, help="region for national numbers (default: the campaign's, or US)")
+    imp.add_argument("--partial", action="store_true", help="import the good rows even if some are bad")
+    for p in (imp, campaign_sub.add_parser("list", help="campaigns and their contacts by status"),
+              campaign_sub.add_parser("stats", help="contacts by status and attempts by outcome, from the store")):
+        p.add_argument("--db", default="ctilink.db", help="SQLite store file (the daemon's store.path)")
+        p.add_argument("-c", "--config", default=None, help="TOML configuration (its [[campaigns]])")
+        if p is not imp:
+            p.add_argument("--campaign", action="append", help="a campaign name (repeatable)")
+        p.set_defaults(fn=_cmd_campaign)
     return parser
 
 

@@ -7,8 +7,10 @@ Rules:
 - Secrets (ESL passwords, API tokens, webhook secrets) may be written as ``env:NAME`` or ``${NAME}``
   and are resolved from the environment at load time; they are held as ``SecretStr`` and printed
   masked by ``ctilink check-config``.
-- Queues, agents and the engine's knobs are the core's own models (:mod:`ctilink.core.config`):
-  this module only adds the daemon's edges (nodes, store, HTTP, metrics, logging).
+- Queues, agents and the engine's knobs are the core's own models (:mod:`ctilink.core.config`),
+  outbound campaigns (``[[campaigns]]``) the dialer's (:class:`~ctilink.dialer.campaign.CampaignConfig`):
+  this module only adds the daemon's edges (nodes, store, HTTP, metrics, logging) and the
+  cross-checks between sections (a campaign's queue and agents must be configured).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from ctilink.core.config import AgentProfile, EngineConfig, QueueConfig
+from ctilink.dialer.campaign import CampaignConfig
 
 _ENV_REF = re.compile(r"^(?:env:([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)\})$")
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(?P<port>[0-9]{1,5})$")
@@ -279,6 +282,7 @@ class Config(_Model):
     engine: dict[str, Any] = Field(default_factory=dict)
     queues: list[QueueConfig] = Field(default_factory=list)
     agents: list[AgentProfile] = Field(default_factory=list)
+    campaigns: list[CampaignConfig] = Field(default_factory=list)
 
     def engine_config(self) -> EngineConfig:
         """The core's configuration, cross-checked as a whole (strategies, overflow targets, skills)."""
@@ -324,7 +328,28 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         config.engine_config()
     except ValidationError as exc:
         raise ConfigError(source, _errors(exc, "engine")) from None
+    problems = _campaign_problems(config)
+    if problems:
+        raise ConfigError(source, problems)
     return config
+
+
+def _campaign_problems(config: Config) -> list[tuple[str, str]]:
+    """Campaigns must name configured queues and agents, once each."""
+    queues = {q.name for q in config.queues}
+    agents = {a.id for a in config.agents}
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    for i, campaign in enumerate(config.campaigns):
+        if campaign.name in seen:
+            out.append((f"campaigns[{i}].name", f"duplicate campaign name {campaign.name!r}"))
+        seen.add(campaign.name)
+        if campaign.queue not in queues:
+            out.append((f"campaigns[{i}].queue", f"unknown queue {campaign.queue!r} (not in [[queues]])"))
+        for j, agent_id in enumerate(campaign.agents):
+            if agent_id not in agents:
+                out.append((f"campaigns[{i}].agents[{j}]", f"unknown agent {agent_id!r} (not in [[agents]])"))
+    return out
 
 
 def load_config(path: str | Path) -> Config:

@@ -84,6 +84,7 @@ def exported() -> dict[str, set[str]]:
     metrics.refresh(sw.engine.snapshot(sw.now), sw.now)
     metrics.observe_decision("ChannelParked", 0.0001)
     metrics.observe_store_write(0.002, ok=False)
+    _feed_dialer_metrics(registry)
     esl = EslMetrics(registry, "fs1")
     esl.event("ChannelParked")
     esl.command("uuid_bridge", 0.004, ok=False)
@@ -101,6 +102,23 @@ def exported() -> dict[str, set[str]]:
         for sample in family.samples:
             names.setdefault(sample.name, set()).update(sample.labels)
     return names
+
+
+def _feed_dialer_metrics(registry: CollectorRegistry) -> None:
+    """The dialer's metrics, fed as the daemon feeds them (notifications, then campaign stats)."""
+    from ctilink.dialer.campaign import Mode
+    from ctilink.dialer.dialer import AttemptRecorded, CampaignState, CampaignStats, DialRefused
+    from ctilink.service.metrics import DialerMetrics
+    from ctilink.store.records import CampaignAttempt
+
+    dialer = DialerMetrics(registry)
+    dialer.observe(AttemptRecorded(CampaignAttempt(attempt_id="a1", campaign="spring", contact_id="c1",
+                                                   started_at=1.0, ended_at=9.0, outcome="busy")), 9.0)
+    dialer.observe(DialRefused("spring", "c2", "dnc", 9.0), 9.0)
+    dialer.refresh([CampaignStats(campaign="spring", state=CampaignState.RUNNING, mode=Mode.PREDICTIVE, pending=1,
+                                  dials_in_flight=2, live_answers=1, connected=1, abandoned=0, abandon_rate=0.0,
+                                  abandon_rate_window=0.0, refused=1, agents_idle=0, agents_working=1,
+                                  dial_level=2.0)])
 
 
 def _dashboard() -> dict:
@@ -153,7 +171,7 @@ def test_dashboard_is_importable_shape() -> None:
     ids = [p["id"] for p in panels]
     assert len(ids) == len(set(ids))
     rows = [p["title"] for p in panels if p["type"] == "row"]
-    assert rows == ["Wallboard", "Queue performance", "Agents", "System health"]
+    assert rows == ["Wallboard", "Queue performance", "Agents", "System health", "Outbound campaigns"]
     for panel in panels:
         if panel["type"] == "row":
             continue

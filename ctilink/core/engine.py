@@ -315,7 +315,7 @@ class Engine:
                     WaitingCallView(
                         call_id=call.call_id,
                         position=position,
-                        wait_s=max(0.0, at - (call.entered_at or at)),
+                        wait_s=max(0.0, at - (at if call.entered_at is None else call.entered_at)),
                         priority=call.priority,
                         step=call.step,
                         estimated_wait_s=self._ewt(rt, position),
@@ -1135,7 +1135,7 @@ class Engine:
     def _finish_wrap_legs(self, agent: Agent) -> None:
         now = self._now
         for leg in self._wrap_legs.pop(agent.id, []):
-            leg.wrap_up_s = max(0.0, now - (leg.wrap_started or now))
+            leg.wrap_up_s = max(0.0, now - (now if leg.wrap_started is None else leg.wrap_started))
             rt = self._queues.get(leg.queue)
             if rt is not None:
                 rt.note_handle_time(leg.talk_s + leg.wrap_up_s)

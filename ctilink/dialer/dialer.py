@@ -179,6 +179,10 @@ class CampaignStats:
     abandon_rate_window: float
     refused: int
     agents_idle: int
+    agents_working: int = 0  # logged in and working this campaign (idle, reserved, talking, wrap-up)
+    dial_level: float = 0.0  # lines in flight per working agent: what the pacer is running at
+    queue: str = ""  # the campaign's queue (supervisors see campaigns of their queues)
+    dials: int = 0  # Originates placed since the campaign was loaded
 
 
 @dataclass
@@ -237,6 +241,7 @@ class _Campaign:
     stats: DialStats = field(default_factory=DialStats)
     connected: int = 0
     refused: int = 0
+    dialed: int = 0
     next_pace: float = 0.0
 
 
@@ -439,6 +444,7 @@ class Dialer:
     def stats(self, campaign: str, now: float) -> CampaignStats:
         c = self._campaign(campaign)
         live, abandoned = c.stats.window(now)
+        working = sum(1 for a in self._agents if self._works(c, a))
         return CampaignStats(
             campaign=campaign, state=c.state, mode=c.config.mode,
             pending=sum(1 for x in c.contacts.values() if x.status in ("pending", "callback")),
@@ -446,6 +452,7 @@ class Dialer:
             abandoned=c.stats.abandoned_total, abandon_rate=c.stats.lifetime_rate(),
             abandon_rate_window=abandoned / live if live else 0.0, refused=c.refused,
             agents_idle=sum(1 for a in self._idle_agents(c)),
+            agents_working=working, dial_level=len(c.dials) / working if working else 0.0, queue=c.config.queue, dials=c.dialed,
         )
 
     def contact_status(self, campaign: str, contact_id: str) -> str:
@@ -597,6 +604,7 @@ class Dialer:
         leg = str(uuid_module.uuid5(uuid_module.NAMESPACE_URL, f"ctilink-leg:{attempt_id}"))
         job = str(uuid_module.uuid5(uuid_module.NAMESPACE_URL, f"ctilink-job:{attempt_id}"))
         contact.attempts += 1
+        c.dialed += 1
         contact.status = "dialing"
         contact.data["attempt_id"] = attempt_id
         d = _Dial(uuid=leg, job_uuid=job, attempt_id=attempt_id, contact_id=contact.contact_id, started_at=now,
@@ -654,7 +662,10 @@ class Dialer:
         d.live = True
         c.stats.dial_ended(Outcome.LIVE, (d.answered_at or now) - d.started_at)
         if d.agent_id is None:
-            d.deadline = (d.answered_at or now) + c.config.connect_deadline_s
+            # from the moment the answer is known to be live (after the AMD verdict), not from the
+            # answer itself: the verdict takes longer than the connect deadline, so counting from
+            # the answer abandoned every AMD-screened live answer
+            d.deadline = now + c.config.connect_deadline_s
         d.phase = DialPhase.WAITING
         if d.agent_id is not None or self._idle_agents(c):
             self._adopt(c, d)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from ctilink.core import notifications as nt
 from ctilink.core.effects import Effects
 from ctilink.core.engine import Engine
+from ctilink.core.snapshot import EngineSnapshot
 from ctilink.dialer.dialer import Dialer, DialerOutput, DialerRequest
 from ctilink.events import Event
 
@@ -52,6 +53,10 @@ class CampaignEngine:
             self._feed(total, eff.notifications, now)
         self._merge(total, self.dialer.tick(now), now)
         return total
+
+    def snapshot(self, now: float) -> EngineSnapshot:
+        """The engine's snapshot (agents and calls stay the engine's; campaigns: ``dialer.stats``)."""
+        return self.engine.snapshot(now)
 
     def next_deadline(self) -> float | None:
         times = [t for t in (self.engine.next_deadline(), self.dialer.next_deadline()) if t is not None]

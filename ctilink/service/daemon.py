@@ -10,6 +10,15 @@ Rules (DESIGN.md, "Service"):
   store and returns within a bounded time. Reloading (SIGHUP) swaps queues, skills and agents
   without touching any agent's state; an invalid new configuration is refused and the old one
   keeps running.
+- Outbound campaigns (``[[campaigns]]``, docs/dialer.md) run beside the engine through one
+  :class:`~ctilink.dialer.runtime.CampaignEngine`, which is what the loop (or the simulated switch)
+  drives. Campaigns and their contacts are loaded from the store at start (contacts that were
+  ``dialing`` come back ``interrupted``, never redialed at once). Live, the dialer's writes are
+  committed before the commands of the same Effects reach FreeSWITCH
+  (:class:`~ctilink.service.persist.PersistFirst`): the loop dispatches before it notifies, so
+  persisting them as notifications would let an Originate overtake the write that says "this
+  contact is being dialed", and a crash in between would dial the contact twice.
+- A ``PreviewOffered`` becomes a preview screen pop for its agent (SSE, webhooks, callbacks).
 """
 
 from __future__ import annotations
@@ -26,14 +35,16 @@ from prometheus_client import CollectorRegistry
 from ctilink.config import Config
 from ctilink.core import Engine, EngineSnapshot
 from ctilink.core import requests as rq
+from ctilink.dialer.dialer import CampaignStats, Dialer, DialerError, PreviewOffered, StartCampaign
+from ctilink.dialer.runtime import CampaignEngine
 from ctilink.esl.connection import EslConnection
 from ctilink.service.callbacks import Callbacks, default_callbacks
 from ctilink.service.api import Activity, ApiContext
 from ctilink.service.crm import CrmLookup
 from ctilink.service.http import build_app, serve
 from ctilink.service.loop import EngineLoop
-from ctilink.service.metrics import KpiMetrics
-from ctilink.service.persist import Persister
+from ctilink.service.metrics import DialerMetrics, KpiMetrics
+from ctilink.service.persist import PersistFirst, Persister, write_dialer_notes
 from ctilink.service.screenpop import ScreenPop, ScreenPopper
 from ctilink.service.sse import AgentRouter, EventHub
 from ctilink.service.simdriver import SimDriver
@@ -43,6 +54,9 @@ from ctilink.sim import SimulatedSwitch
 from ctilink.store import SqliteStore, StoreWriter
 
 log = structlog.get_logger("ctilink.daemon")
+
+#: Contacts loaded per campaign at start (the dialer keeps its campaigns' contacts in memory).
+MAX_LOADED_CONTACTS = 1_000_000
 
 
 class Daemon:
@@ -56,9 +70,16 @@ class Daemon:
         registry: CollectorRegistry | None = None,
         callbacks: Callbacks | None = None,
         store: SqliteStore | None = None,
+        dialer: Dialer | None = None,
     ) -> None:
         self.config = config
         self.engine = engine
+        self.dialer = dialer if dialer is not None else Dialer(dnc=getattr(engine, "check_dnc", None))
+        for campaign in config.campaigns:
+            if campaign.name not in self.dialer.campaigns():
+                self.dialer.add_campaign(campaign)
+        self.runtime: CampaignEngine | None = None
+        self.persist_first: PersistFirst | None = None
         self.registry = registry if registry is not None else CollectorRegistry()
         self.callbacks = callbacks if callbacks is not None else default_callbacks
         self.metrics = KpiMetrics(
@@ -71,6 +92,7 @@ class Daemon:
         self.store = store
         self.writer = StoreWriter(store) if store is not None else None
         self.persister = Persister(self.writer) if self.writer is not None else None
+        self.dialer_metrics = DialerMetrics(self.registry)
         self.links: list[NodeLink] = []
         self.loop: EngineLoop | None = None
         self.driver: SimDriver | None = None
@@ -98,13 +120,20 @@ class Daemon:
             raise ValueError("nodes: at least one FreeSWITCH node is needed to run live (or use `ctilink demo`)")
         store = SqliteStore(config.store.path, synchronous=config.store.synchronous)
         daemon = cls(config, Engine(config.engine_config()), registry=registry, store=store)
-        daemon._load_state(time.time())
+        now = time.time()
+        daemon._load_state(now)
+        daemon.runtime = CampaignEngine(daemon.engine, daemon.dialer, now)
+        assert daemon.writer is not None and daemon.persister is not None
+        daemon.persister.dialer_notes = False  # PersistFirst writes them, before their commands go out
+        daemon.persist_first = PersistFirst(daemon.runtime, daemon.writer,
+                                            send=lambda cmds: daemon._switchboard.dispatch(cmds),
+                                            refuse=lambda job: daemon.loop.post(job) if daemon.loop else None)
         daemon.loop = EngineLoop(
-            daemon.engine,
-            dispatch=lambda cmds: daemon._switchboard.dispatch(cmds),
+            daemon.persist_first,  # type: ignore[arg-type]
+            dispatch=daemon.persist_first.dispatch,
             notify=daemon._notify,
             observe_decision=daemon.metrics.observe_decision,
-            on_snapshot=daemon.metrics.refresh,
+            on_snapshot=daemon._refresh,
         )
         for node in config.nodes:
             conn = EslConnection(
@@ -131,12 +160,24 @@ class Daemon:
         store: SqliteStore | None = None,
         registry: CollectorRegistry | None = None,
     ) -> Daemon:
-        """A daemon on the simulated switch (``ctilink demo``); ``sim.engine`` is the engine."""
-        daemon = cls(config, sim.engine, registry=registry, store=store)  # type: ignore[arg-type]
+        """A daemon on the simulated switch (``ctilink demo``).
+
+        ``sim.engine`` is the engine, or a :class:`CampaignEngine` around it (its dialer is then the
+        daemon's); a bare engine is wrapped so the configured campaigns run.
+        """
+        runtime = sim.engine if isinstance(sim.engine, CampaignEngine) else None
+        engine = runtime.engine if runtime is not None else sim.engine
+        daemon = cls(config, engine, registry=registry, store=store,  # type: ignore[arg-type]
+                     dialer=runtime.dialer if runtime is not None else None)
+        daemon._load_state(sim.now)
+        if runtime is None:
+            runtime = CampaignEngine(daemon.engine, daemon.dialer, sim.now)
+            sim.engine = runtime
+        daemon.runtime = runtime
         daemon.sim = sim
         sim.on_notification.append(lambda note: daemon._notify(note, sim.now))
         sim.on_event.append(daemon.screenpop.observe_event)
-        daemon.driver = SimDriver(sim, speed=speed, on_snapshot=daemon.metrics.refresh)
+        daemon.driver = SimDriver(sim, speed=speed, on_snapshot=daemon._refresh)
         return daemon
 
     def _load_state(self, now: float) -> None:
@@ -149,17 +190,42 @@ class Daemon:
         load_sticky = getattr(self.engine, "load_sticky", None)
         if load_sticky is not None:
             load_sticky(self.store.sticky_load(now))
+        for name in self.dialer.campaigns():
+            out = self.dialer.load_contacts(name, self.store.get_contacts(name, limit=MAX_LOADED_CONTACTS), now)
+            write_dialer_notes(self.store, out.notifications)  # interrupted attempts: closed before any dial
+            for note in out.notifications:
+                self.dialer_metrics.observe(note, now)
+
+    def campaign_stats(self, now: float | None = None) -> list[CampaignStats]:
+        """Live statistics of every campaign (read on the caller's greenlet; gevent does not preempt)."""
+        at = self._now() if now is None else now
+        return [self.dialer.stats(name, at) for name in self.dialer.campaigns()]
+
+    def _now(self) -> float:
+        return self.sim.now if self.sim is not None else time.time()
+
+    def _refresh(self, snapshot: EngineSnapshot, now: float) -> None:
+        self.metrics.refresh(snapshot, now)
+        self.dialer_metrics.refresh(self.campaign_stats(now))
 
     # -- fan-out ----------------------------------------------------------------------------------
 
     def _notify(self, note: object, now: float) -> None:
         self.metrics.observe(note, now)
+        self.dialer_metrics.observe(note, now)
         if self.persister is not None:
             self.persister.observe(note, now)
         self.callbacks.dispatch(note)
         self.activity.observe(note, now)
         self._publish(note, now)
         self.screenpop.observe(note, now)  # after the note itself: a pop follows its CallOffered
+        if isinstance(note, PreviewOffered):
+            self._preview_pop(note, now)
+
+    def _preview_pop(self, note: PreviewOffered, now: float) -> None:
+        fields = {str(k): str(v) for k, v in note.fields.items() if k not in ("attempt_id", "callback_agent")}
+        self.screenpop.preview(agent_id=note.agent_id, number=note.number, now=now, campaign=note.campaign,
+                               name=fields.get("name"), fields=fields)
 
     def _publish(self, note: object, now: float) -> None:
         self.hub.publish(self._router.agents_for(note), note)
@@ -193,6 +259,13 @@ class Daemon:
         assert runner is not None
         return runner.submit(request)
 
+    def submit_campaign(self, request: object, timeout: float = 10.0) -> object:
+        """A dialer request (start, pause, preview accept...): its Effects, or the DialerError it raised."""
+        try:
+            return self.submit(request).get(timeout=timeout)
+        except DialerError as exc:
+            return exc
+
     def start(self) -> None:
         if self.writer is not None:
             self.writer.start()
@@ -203,9 +276,13 @@ class Daemon:
         if self.driver is not None:
             self.driver.start()
         self.webhooks.start()
+        for name in self.dialer.campaigns():
+            if self.dialer.config(name).autostart:
+                self.submit(StartCampaign(name))
         context = ApiContext(snapshot=lambda: self.snapshot, submit=self.submit, health=self.health,
                              config=self.config, activity=self.activity, hub=self.hub, webhooks=self.webhooks,
-                             query_list=getattr(self.engine, "query_list", None))
+                             query_list=getattr(self.engine, "query_list", None),
+                             campaigns=self.campaign_stats, submit_campaign=self.submit_campaign)
         app = build_app(health=self.health, registry=self.registry if self._metrics_on_http() else None,
                         context=context)
         if self.config.http.enabled:

@@ -64,6 +64,7 @@ from ctilink.core.snapshot import EngineSnapshot
 from ctilink.service.kpi_window import RollingWindow
 
 __all__ = [
+    "DialerMetrics",
     "DECISION_BUCKETS",
     "HANDLE_BUCKETS",
     "HOLD_BUCKETS",
@@ -693,3 +694,60 @@ class KpiMetrics:
         busy = occ[0] + occ[1]
         staffed = busy + occ[2] + occ[3]
         self._occupancy_ratio.set(busy / staffed if staffed else math.nan)
+
+
+class DialerMetrics:
+    """Outbound campaign metrics (docs/dialer.md), fed by the dialer's notifications and stats.
+
+    Labels: ``campaign`` (configured campaign names, at most ``max_campaigns`` distinct, then
+    ``_other``); ``outcome`` (:class:`~ctilink.dialer.campaign.AttemptOutcome` values);
+    ``reason`` (refusal reasons: ``dnc``, ``blacklist``, ``window``, ``max-attempts``, else ``_other``).
+    Counters move in :meth:`observe`; gauges are set from ``Dialer.stats`` by :meth:`refresh`.
+    Families with no campaign configured export no samples (no placeholder series).
+    """
+
+    def __init__(self, registry: CollectorRegistry, *, max_campaigns: int = 64) -> None:
+        from ctilink.dialer.campaign import AttemptOutcome
+
+        self._campaigns = _CappedLabel(cap=max_campaigns)
+        self._outcomes = _CappedLabel(allowed={o.value for o in AttemptOutcome})
+        self._reasons = _CappedLabel(allowed={"dnc", "blacklist", "window", "max-attempts"})
+        r = registry
+        self._dials = Counter("ctilink_dialer_dials_total", "Campaign dial attempts ended, by outcome "
+                              "(refusals are not dials: see ctilink_dialer_refusals_total)",
+                              ["campaign", "outcome"], registry=r)
+        self._refusals = Counter("ctilink_dialer_refusals_total", "Contacts not dialed: DNC, blacklist, window, "
+                                 "attempts", ["campaign", "reason"], registry=r)
+        self._abandon = Gauge("ctilink_dialer_abandon_ratio", "Abandoned / live answers over the last hour",
+                              ["campaign"], registry=r)
+        self._abandon_life = Gauge("ctilink_dialer_abandon_lifetime_ratio",
+                                   "Abandoned / live answers since the campaign was loaded", ["campaign"], registry=r)
+        self._lines = Gauge("ctilink_dialer_lines_in_flight", "Customer legs the dialer holds (ringing, answered, "
+                            "waiting for an agent, announcing)", ["campaign"], registry=r)
+        self._level = Gauge("ctilink_dialer_dial_level_ratio", "Lines in flight per agent working the campaign "
+                            "(what the pacer runs at)", ["campaign"], registry=r)
+        self._pending = Gauge("ctilink_dialer_contacts_pending", "Contacts waiting to be dialed (pending or "
+                              "callback)", ["campaign"], registry=r)
+        self._running = Gauge("ctilink_dialer_campaign_running", "1 while the campaign is running", ["campaign"],
+                              registry=r)
+
+    def observe(self, note: object, now: float) -> None:
+        kind = type(note).__name__
+        if kind == "AttemptRecorded":
+            attempt: Any = getattr(note, "attempt")
+            if attempt.ended_at is None or attempt.outcome in (None, "refused"):
+                return
+            self._dials.labels(self._campaigns(attempt.campaign), self._outcomes(attempt.outcome)).inc()
+        elif kind == "DialRefused":
+            n: Any = note
+            self._refusals.labels(self._campaigns(n.campaign), self._reasons(n.reason)).inc()
+
+    def refresh(self, stats: Iterable[Any]) -> None:
+        for s in stats:
+            label = self._campaigns(s.campaign)
+            self._abandon.labels(label).set(s.abandon_rate_window)
+            self._abandon_life.labels(label).set(s.abandon_rate)
+            self._lines.labels(label).set(s.dials_in_flight)
+            self._level.labels(label).set(s.dial_level)
+            self._pending.labels(label).set(s.pending)
+            self._running.labels(label).set(1.0 if getattr(s.state, "value", s.state) == "running" else 0.0)

@@ -70,6 +70,7 @@ from ctilink.events import (
     Event,
     ExecuteComplete,
     JobCompleted,
+    MachineDetected,
 )
 from ctilink.sim.models import LegOutcome, Route, SwitchTiming
 from ctilink.sim.scheduler import Scheduler, Timer
@@ -256,6 +257,15 @@ class SwitchFabric:
                 body=body,
             )
         )
+
+    def machine_detected(self, uuid: str, result: str) -> None:
+        """mod_amd's verdict on an answered leg (nothing if the leg is gone or never answered)."""
+        ch = self.channels.get(uuid)
+        if ch is None or not ch.answered:
+            return
+        self.outbox.append(MachineDetected(node=self.node, core_uuid=self.core_uuid, timestamp=self.scheduler.now,
+                                           sequence=self._seq(), uuid=uuid, result=result, source="amd",
+                                           variables=dict(ch.ctl)))
 
     def _refuse(self, command: Command, reason: str) -> None:
         self.errors.append(CommandError(self.scheduler.now, command, reason))

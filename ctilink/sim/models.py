@@ -132,18 +132,29 @@ class CallerBehaviour:
 
 @dataclass(frozen=True, slots=True)
 class OutboundAnswer:
-    """How an originated customer leg (dialer, preview) reacts: answer/busy/no-answer odds."""
+    """How an originated customer leg (dialer, preview) reacts: answer/busy/failed/no-answer odds.
+
+    ``p_failed``: the network refuses the leg (503, ``NORMAL_TEMPORARY_FAILURE``). Of the answered
+    legs, ``p_machine`` are answering machines; when the originate asked for AMD
+    (``execute_on_answer`` naming avmd/amd) the switch reports a ``MachineDetected`` verdict
+    (``machine``, or ``human`` for the others) ``amd_delay`` after the answer, as mod_amd does.
+    """
 
     ring_delay: Distribution = Uniform(2.0, 12.0)
     p_answer: float = 0.7
     p_busy: float = 0.1
     behaviour: CallerBehaviour = CallerBehaviour(patience=Exponential(4.0), talk=LogNormal(120.0, 0.6))
+    p_failed: float = 0.0
+    p_machine: float = 0.0
+    amd_delay: Distribution = Fixed(3.0)
 
     def __post_init__(self) -> None:
         _probability("OutboundAnswer.p_answer", self.p_answer)
         _probability("OutboundAnswer.p_busy", self.p_busy)
-        if self.p_answer + self.p_busy > 1:
-            raise ValueError("OutboundAnswer: p_answer + p_busy must not exceed 1")
+        _probability("OutboundAnswer.p_failed", self.p_failed)
+        _probability("OutboundAnswer.p_machine", self.p_machine)
+        if self.p_answer + self.p_busy + self.p_failed > 1:
+            raise ValueError("OutboundAnswer: p_answer + p_busy + p_failed must not exceed 1")
 
 
 @dataclass(frozen=True, slots=True)

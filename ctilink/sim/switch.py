@@ -290,8 +290,20 @@ class SimulatedSwitch:
             return "busy", 0.0
         if draw < model.p_busy + model.p_answer:
             self.parties.attach(cmd.uuid, model.behaviour)
-            return "answer", model.ring_delay.sample(rng)
+            delay = model.ring_delay.sample(rng)
+            machine = model.p_machine > 0 and rng.random() < model.p_machine
+            if any(a in cmd.variables.get("execute_on_answer", "") for a in ("amd", "avmd")):
+                answer_at = self.now + self.fabric.timing.progress + delay
+                verdict_at = answer_at + model.amd_delay.sample(rng)
+                self.scheduler.at(verdict_at, self._amd_verdict, cmd.uuid, "machine" if machine else "human")
+            return "answer", delay
+        if draw < model.p_busy + model.p_answer + model.p_failed:
+            return "unreachable", 0.0
         return "no_answer", 0.0
+
+    def _amd_verdict(self, uuid: str, result: str) -> None:
+        self.fabric.machine_detected(uuid, result)
+        self._drain()
 
     # -- the loop --------------------------------------------------------------------------------
 

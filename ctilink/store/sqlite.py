@@ -387,9 +387,14 @@ class SqliteStore(Store):
             for c in contacts
         ]
         with self._tx() as conn:
+            # an upsert, not INSERT OR REPLACE: REPLACE deletes the old row, and the foreign key's
+            # ON DELETE CASCADE would delete every attempt of the contact with it
             conn.executemany(
-                "INSERT OR REPLACE INTO campaign_contacts"
-                " (campaign, contact_id, number, status, priority, next_attempt_at, attempts, data) VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO campaign_contacts"
+                " (campaign, contact_id, number, status, priority, next_attempt_at, attempts, data) VALUES (?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(campaign, contact_id) DO UPDATE SET number = excluded.number, status = excluded.status,"
+                " priority = excluded.priority, next_attempt_at = excluded.next_attempt_at,"
+                " attempts = excluded.attempts, data = excluded.data",
                 rows,
             )
         return len(rows)

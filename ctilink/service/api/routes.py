@@ -1,8 +1,11 @@
-"""The routes of the HTTP API (v1): agents, calls, supervisors, lists, webhooks, the event stream.
+"""The routes of the HTTP API (v1): agents, calls, supervisors, lists, webhooks, campaigns, the event stream.
 
 Rules: read routes are served from the engine snapshot (never from FreeSWITCH, never waiting on
 the engine); action routes check the caller's scope, build one engine request, submit it to the
 engine greenlet and report what it said (refusals map to 404/409/422 by the error's code).
+Campaign routes read the dialer's live stats and send dialer requests (start, pause, resume,
+stop, preview accept/skip, schedule callback) the same way; the dialer's refusals (an unknown
+campaign or contact: 404; no preview, a contact being dialed: 409) are typed the same way.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class ApiContext:
     webhooks: Any = None  # WebhookService
     query_list: Callable[..., list[Any]] | None = None
     submit_timeout_s: float = 10.0
+    campaigns: Callable[[], list[Any]] | None = None  # -> [CampaignStats]
+    submit_campaign: Callable[[object], Any] | None = None  # dialer request -> Effects, or the DialerError
 
 
 # -- bodies ---------------------------------------------------------------------------------------
@@ -114,8 +119,18 @@ class ListImportBody(_Body):
     entries: list[ListEntryBody] = Field(min_length=1, max_length=10_000)
 
 
+class PreviewSkipBody(_Body):
+    reason: str = Field(default="skipped", min_length=1, max_length=64)
+
+
+class CallbackBody(_Body):
+    at: float = Field(description="when to call back (Unix time, seconds)", ge=0, le=1e11)
+    agent_id: str | None = Field(default=None, max_length=64, description="keep the callback for this agent")
+
+
 BODIES: list[type[BaseModel]] = [LoginBody, NotReadyBody, DialBody, TransferBody, HangupBody, DtmfBody, RecordBody,
-                                 MonitorBody, ForceStateBody, ListEntryBody, ListImportBody]
+                                 MonitorBody, ForceStateBody, ListEntryBody, ListImportBody, PreviewSkipBody,
+                                 CallbackBody]
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -368,6 +383,86 @@ def retry_dead(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, r
 
 # -- the table ------------------------------------------------------------------------------------
 
+# -- campaigns ------------------------------------------------------------------------------------
+
+
+def _campaign(ctx: ApiContext, who: Principal, name: str) -> Any:
+    if ctx.campaigns is None:
+        raise not_found("campaign", name)
+    stats = next((s for s in ctx.campaigns() if s.campaign == name), None)
+    if stats is None:
+        raise not_found("campaign", name)
+    queue = getattr(stats, "queue", None)
+    if who.role == "supervisor" and queue is not None:
+        who.require_queue(queue)
+    return stats
+
+
+def _submit_campaign(ctx: ApiContext, request: object) -> dict[str, Any]:
+    from ctilink.dialer.dialer import DialerError
+
+    assert ctx.submit_campaign is not None  # _campaign() found the campaign, so the dialer is wired
+    result = ctx.submit_campaign(request)
+    if isinstance(result, DialerError):
+        message = str(result)[:500]
+        status, code = (404, "unknown-campaign-item") if message.startswith("unknown") else (409, "campaign-refused")
+        raise ApiError(status, code, message)
+    out: dict[str, Any] = {"ok": True, "request": type(request).__name__}
+    if result is not None and hasattr(result, "commands"):
+        out["commands"] = len(result.commands)
+        out["notifications"] = [type(n).__name__ for n in result.notifications]
+    return out
+
+
+def list_campaigns(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    return {"campaigns": [plain(s) for s in (ctx.campaigns() if ctx.campaigns is not None else [])]}
+
+
+def get_campaign(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    return plain(_campaign(ctx, who, p["name"]))
+
+
+def _campaign_action(kind: str) -> Callable[..., Any]:
+    def handler(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+        from ctilink.dialer import dialer as dl
+
+        _campaign(ctx, who, p["name"])
+        make = {"start": dl.StartCampaign, "pause": dl.PauseCampaign, "resume": dl.ResumeCampaign,
+                "stop": dl.StopCampaign}[kind]
+        return _submit_campaign(ctx, make(p["name"]))
+
+    return handler
+
+
+def preview_accept(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    from ctilink.dialer.dialer import PreviewAccept
+
+    who.require_agent(p["agent_id"])
+    _campaign(ctx, who, p["name"])
+    return _submit_campaign(ctx, PreviewAccept(p["name"], p["agent_id"]))
+
+
+def preview_skip(ctx: ApiContext, who: Principal, p: dict[str, str], body: PreviewSkipBody,
+                 req: falcon.Request) -> Any:
+    from ctilink.dialer.dialer import PreviewSkip
+
+    who.require_agent(p["agent_id"])
+    _campaign(ctx, who, p["name"])
+    return _submit_campaign(ctx, PreviewSkip(p["name"], p["agent_id"], body.reason))
+
+
+def schedule_callback(ctx: ApiContext, who: Principal, p: dict[str, str], body: CallbackBody,
+                      req: falcon.Request) -> Any:
+    from ctilink.dialer.dialer import ScheduleCallback
+
+    if who.role == "agent":
+        # an agent schedules callbacks for themselves only
+        if body.agent_id is None or body.agent_id != who.agent_id:
+            raise Forbidden("an agent may only schedule a callback kept for themselves (agent_id)")
+    _campaign(ctx, who, p["name"])
+    return _submit_campaign(ctx, ScheduleCallback(p["name"], p["contact_id"][:128], body.at, body.agent_id))
+
+
 SUP = ("supervisor", "admin")
 ADMIN = ("admin",)
 
@@ -376,6 +471,7 @@ def routes() -> list[Route]:
     """Every API route except health, metrics and the OpenAPI document (added by the app)."""
     a = "/v1/agents/{agent_id}"
     c = "/v1/calls/{call_id}"
+    k = "/v1/campaigns/{name}"
     return [
         Route("GET", "/v1/agents", list_agents, "Agents in scope, from the engine snapshot", SUP),
         Route("GET", a, get_agent, "One agent's state"),
@@ -414,6 +510,17 @@ def routes() -> list[Route]:
         Route("DELETE", "/v1/lists/{list_name}/entries/{number}", remove_entry, "Remove a list entry", SUP,
               query=("scope", "kind")),
         Route("POST", "/v1/lists/{list_name}/import", import_entries, "Add many entries", SUP, body=ListImportBody),
+        Route("GET", "/v1/campaigns", list_campaigns, "Outbound campaigns with their live statistics", SUP),
+        Route("GET", k, get_campaign, "One campaign's live statistics", SUP),
+        Route("POST", k + "/start", _campaign_action("start"), "Start dialing the campaign", SUP),
+        Route("POST", k + "/pause", _campaign_action("pause"), "Pause: no new dials, calls in flight finish", SUP),
+        Route("POST", k + "/resume", _campaign_action("resume"), "Resume a paused campaign", SUP),
+        Route("POST", k + "/stop", _campaign_action("stop"), "Stop: no new dials, previews are returned", SUP),
+        Route("POST", k + "/preview/{agent_id}/accept", preview_accept, "Preview mode: dial the offered contact"),
+        Route("POST", k + "/preview/{agent_id}/skip", preview_skip, "Preview mode: skip the offered contact",
+              body=PreviewSkipBody),
+        Route("POST", k + "/contacts/{contact_id}/callback", schedule_callback,
+              "Schedule a callback (optionally kept for one agent)", body=CallbackBody),
         Route("GET", "/v1/webhooks/dead-letters", dead_letters, "Webhook deliveries that gave up", ADMIN),
         Route("POST", "/v1/webhooks/dead-letters/{endpoint}/{event_id}/retry", retry_dead,
               "Queue a dead letter again", ADMIN),
