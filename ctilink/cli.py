@@ -49,6 +49,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 2
+    daemon.config_path = args.config
     run_until_signal(daemon, reload=lambda: load_config(args.config))
     return 0
 

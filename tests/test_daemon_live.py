@@ -128,3 +128,50 @@ def test_busy_agent_leg_keeps_the_call_queued(switch: FakeSwitch, tmp_path: Path
         assert len(waiting) == 1
     finally:
         daemon.stop()
+
+
+def test_api_reload_refuses_a_bad_file_and_keeps_agent_states(switch: FakeSwitch, tmp_path: Path) -> None:
+    base = f"""
+[[nodes]]
+name = "fs-test"
+port = {switch.port}
+password = "pw-test"
+[http]
+listen = "127.0.0.1:0"
+[metrics]
+enabled = false
+[store]
+path = "{tmp_path / 'ctilink.db'}"
+[api]
+tokens = [{{ name = "ops", token = "reload-admin-0123456789", role = "admin" }}]
+[[agents]]
+id = "1001"
+endpoints = ["user/1001"]
+skills = {{ support = 5 }}
+[[queues]]
+name = "support"
+"""
+    path = tmp_path / "ctilink.toml"
+    path.write_text(base)
+    from ctilink.config import load_config
+
+    daemon = Daemon.live(load_config(path))
+    daemon.config_path = str(path)
+    daemon.start()
+    auth = {"Authorization": "Bearer reload-admin-0123456789"}
+    try:
+        for request in (rq.AgentLogin("1001"), rq.AgentReady("1001")):
+            daemon.submit(request).get(timeout=5)
+        path.write_text(base + '\n[[queues]]\nname = "sales"\nstrategy = "no such strategy!"\n')
+        bad = http.request(daemon.http_address, "POST", "/v1/admin/reload", headers=auth)
+        assert bad.status == 422
+        assert any(d["path"] == "queues[1].strategy" for d in bad.json()["errors"])
+        path.write_text(base + '\n[[queues]]\nname = "sales"\n')
+        ok = http.request(daemon.http_address, "POST", "/v1/admin/reload", headers=auth)
+        assert ok.status == 200 and ok.json()["queues"] == 2
+        snap = daemon.engine.snapshot(0)
+        assert {q.name for q in snap.queues} == {"support", "sales"}
+        assert snap.agent("1001").state.value == "available"  # a reload never changes an agent's state
+        assert http.request(daemon.http_address, "POST", "/v1/admin/reload").status == 401
+    finally:
+        daemon.stop()

@@ -32,7 +32,7 @@ import gevent.event
 import structlog
 from prometheus_client import CollectorRegistry
 
-from ctilink.config import Config
+from ctilink.config import Config, load_config
 from ctilink.core import Engine, EngineSnapshot
 from ctilink.core import requests as rq
 from ctilink.dialer.dialer import CampaignStats, Dialer, DialerError, PreviewOffered, StartCampaign
@@ -82,15 +82,16 @@ class Daemon:
         self.persist_first: PersistFirst | None = None
         self.registry = registry if registry is not None else CollectorRegistry()
         self.callbacks = callbacks if callbacks is not None else default_callbacks
-        self.metrics = KpiMetrics(
+        self.metrics = KpiMetrics.from_config(
             self.registry,
+            engine.config,
             short_abandon_s=config.metrics.short_abandon_s,
             window_s=config.metrics.window_s,
             per_agent=config.metrics.per_agent,
-            service_level_s={q.name: q.service_level_s for q in config.queues},
         )
         self.store = store
-        self.writer = StoreWriter(store) if store is not None else None
+        self.writer = (StoreWriter(store, on_commit=self.metrics.observe_store_write)
+                       if store is not None else None)
         self.persister = Persister(self.writer) if self.writer is not None else None
         self.dialer_metrics = DialerMetrics(self.registry)
         self.links: list[NodeLink] = []
@@ -100,6 +101,7 @@ class Daemon:
         self.servers: list[Any] = []
         self.stopped = gevent.event.Event()
         self.http_address: tuple[str, int] | None = None
+        self.config_path: str | None = None  # set by `ctilink run`: what SIGHUP and the API re-read
         self.metrics_address: tuple[str, int] | None = None
         # Integration (docs/integration.md): screen pops, the agent event stream, webhooks, API.
         self.activity = Activity()
@@ -282,7 +284,9 @@ class Daemon:
         context = ApiContext(snapshot=lambda: self.snapshot, submit=self.submit, health=self.health,
                              config=self.config, activity=self.activity, hub=self.hub, webhooks=self.webhooks,
                              query_list=getattr(self.engine, "query_list", None),
-                             campaigns=self.campaign_stats, submit_campaign=self.submit_campaign)
+                             campaigns=self.campaign_stats, submit_campaign=self.submit_campaign,
+                             durable=self.writer.flush if self.writer is not None else None,
+                             reload=self.reload_from_file if self.config_path is not None else None)
         app = build_app(health=self.health, registry=self.registry if self._metrics_on_http() else None,
                         context=context)
         if self.config.http.enabled:
@@ -321,13 +325,22 @@ class Daemon:
         self.stopped.set()
         log.info("daemon_stopped")
 
+    def reload_from_file(self) -> dict[str, Any]:
+        """Re-read :attr:`config_path` and apply it; raises ConfigError (nothing changed) if invalid."""
+        assert self.config_path is not None
+        new = load_config(self.config_path)
+        self.reload(new)
+        return {"ok": True, "queues": len(new.queues), "agents": len(new.agents)}
+
     def reload(self, new: Config) -> None:
         """Swap queues and agents; agents keep their states. Raises on an invalid configuration."""
         engine_config = new.engine_config()  # validates the whole before anything changes
         results = [self.submit(rq.ReplaceQueues(tuple(engine_config.queues)))]
         results += [self.submit(rq.UpsertAgent(agent)) for agent in engine_config.agents]
-        for result in results:
-            result.get(timeout=10)
+        refused = [e for e in (r.get(timeout=10).error for r in results) if e is not None]
+        if refused:
+            log.error("config_reload_partial", errors=[str(e)[:200] for e in refused])
+        self.metrics.set_queues(engine_config.queues)
         self.config = new
         log.info("config_reloaded", queues=len(engine_config.queues), agents=len(engine_config.agents))
 

@@ -142,6 +142,10 @@ class EngineLoop:
     def _apply(self, effects: Effects, now: float) -> None:
         if effects.commands:
             self._dispatch(effects.commands)
+            if effects.notifications:
+                # Let the node senders put the commands on the wire before the fan-out (metrics,
+                # store, screen pops, SSE) runs: the caller waits on the switch, not on our books.
+                gevent.sleep(0)
         for note in effects.notifications:
             self._notify(note, now)
 

@@ -22,6 +22,7 @@ This module knows nothing about SQL or about what the writes mean.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +51,15 @@ _STOP = object()
 class StoreWriter:
     """Batches writes to ``store``; call :meth:`start` in the daemon, :meth:`stop` at shutdown."""
 
-    def __init__(self, store: Store, *, max_batch: int = 512, max_pending: int | None = 10_000, use_thread: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_batch: int = 512,
+        max_pending: int | None = 10_000,
+        use_thread: bool = True,
+        on_commit: Callable[..., None] | None = None,
+    ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._store = store
@@ -59,6 +68,8 @@ class StoreWriter:
         self._use_thread = use_thread
         self._greenlet: gevent.Greenlet | None = None
         self._stopping = False
+        # on_commit(seconds, ok=...) after each batch: the daemon feeds its store-latency metric.
+        self._on_commit = on_commit
         #: Batches committed and writes acknowledged so far (for metrics and tests).
         self.batches = 0
         self.writes = 0
@@ -134,18 +145,23 @@ class StoreWriter:
 
     def _commit(self, batch: list[_Request]) -> None:
         ops = [r.op for r in batch]
+        started = time.perf_counter()
         try:
             if self._use_thread:
                 outcomes = gevent.get_hub().threadpool.apply(self._store.run_batch, (ops,))
             else:
                 outcomes = self._store.run_batch(ops)
         except BaseException as exc:  # the commit failed: nothing in this batch happened
+            if self._on_commit is not None:
+                self._on_commit(time.perf_counter() - started, ok=False)
             for r in batch:
                 self._settle(r, False, exc)
             if not isinstance(exc, Exception):
                 raise
             return
         self.batches += 1
+        if self._on_commit is not None:
+            self._on_commit(time.perf_counter() - started, ok=True)
         for r, (ok, value) in zip(batch, outcomes, strict=True):
             self.writes += 1
             self._settle(r, ok, value)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import falcon
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ctilink.config import Config
+from ctilink.config import Config, ConfigError
 from ctilink.core import EngineSnapshot
 from ctilink.core import call_control as cc
 from ctilink.core import requests as rq
@@ -47,6 +47,10 @@ class ApiContext:
     submit_timeout_s: float = 10.0
     campaigns: Callable[[], list[Any]] | None = None  # -> [CampaignStats]
     submit_campaign: Callable[[object], Any] | None = None  # dialer request -> Effects, or the DialerError
+    # Waits until every store write submitted so far has committed: list changes are durable
+    # before the API acknowledges them.
+    durable: Callable[[], None] | None = None
+    reload: Callable[[], dict[str, Any]] | None = None  # re-reads the configuration file
 
 
 # -- bodies ---------------------------------------------------------------------------------------
@@ -345,14 +349,21 @@ def _add_request(name: str, entry: ListEntryBody, who: Principal) -> rq.AddListE
                            action=entry.action, cause=entry.cause)
 
 
+def _durable(ctx: ApiContext, out: dict[str, Any]) -> dict[str, Any]:
+    if ctx.durable is not None:
+        ctx.durable()
+    out["durable"] = ctx.durable is not None
+    return out
+
+
 def add_entry(ctx: ApiContext, who: Principal, p: dict[str, str], body: ListEntryBody, req: falcon.Request) -> Any:
-    return _submit(ctx, _add_request(_list_name(p), body, who))
+    return _durable(ctx, _submit(ctx, _add_request(_list_name(p), body, who)))
 
 
 def remove_entry(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
     name = _list_name(p)
-    return _submit(ctx, rq.RemoveListEntry(name, p["number"], scope=_q(req, "scope") or "global",
-                                           kind=_q(req, "kind") or "exact"))
+    return _durable(ctx, _submit(ctx, rq.RemoveListEntry(name, p["number"], scope=_q(req, "scope") or "global",
+                                                         kind=_q(req, "kind") or "exact")))
 
 
 def import_entries(ctx: ApiContext, who: Principal, p: dict[str, str], body: ListImportBody, req: falcon.Request) -> Any:
@@ -363,7 +374,20 @@ def import_entries(ctx: ApiContext, who: Principal, p: dict[str, str], body: Lis
         error = result.get(timeout=ctx.submit_timeout_s).error
         if error is not None:
             errors.append({"path": f"entries[{i}]", "message": str(error)[:200], "code": error.code})
-    return {"ok": not errors, "added": len(results) - len(errors), "errors": errors}
+    return _durable(ctx, {"ok": not errors, "added": len(results) - len(errors), "errors": errors})
+
+
+# -- administration -------------------------------------------------------------------------------
+
+
+def reload_config(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
+    if ctx.reload is None:
+        raise ApiError(409, "reload-unavailable", "this daemon was not started from a configuration file")
+    try:
+        return ctx.reload()
+    except ConfigError as exc:
+        raise ApiError(422, "invalid-config", "the new configuration is invalid; the old one keeps running",
+                       [{"path": path, "message": message[:200]} for path, message in exc.errors]) from None
 
 
 # -- webhooks -------------------------------------------------------------------------------------
@@ -521,6 +545,8 @@ def routes() -> list[Route]:
               body=PreviewSkipBody),
         Route("POST", k + "/contacts/{contact_id}/callback", schedule_callback,
               "Schedule a callback (optionally kept for one agent)", body=CallbackBody),
+        Route("POST", "/v1/admin/reload", reload_config,
+              "Re-read the configuration file: queues, skills and agents change, no agent's state does", ADMIN),
         Route("GET", "/v1/webhooks/dead-letters", dead_letters, "Webhook deliveries that gave up", ADMIN),
         Route("POST", "/v1/webhooks/dead-letters/{endpoint}/{event_id}/retry", retry_dead,
               "Queue a dead letter again", ADMIN),
