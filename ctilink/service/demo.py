@@ -59,10 +59,10 @@ def demo_config(agents: int = 24, *, http: str = "127.0.0.1:8080", metrics: str 
              "max_wait_s": 600, "overflow": {"kind": "extension", "target": "7999"}},
             {"name": "sales", "required_skills": {"sales": 2}, "strategy": "highest-skill-level",
              "service_level_s": 20, "wrap_up_s": WRAP_UP_S,
-             "escalation": [{"after_s": 45, "widen_to_queues": ["support"]}]},
+             "escalation": [{"after_s": 15, "widen_to_queues": ["support"]}]},
             {"name": "billing", "required_skills": {"billing": 5}, "strategy": "fewest-calls",
              "service_level_s": 30, "wrap_up_s": WRAP_UP_S,
-             "escalation": [{"after_s": 30, "relax_skills": {"billing": 1}}]},
+             "escalation": [{"after_s": 10, "relax_skills": {"billing": 1}}]},
             {"name": "outbound", "required_skills": {"outbound": 1}, "service_level_s": 20, "wrap_up_s": WRAP_UP_S},
         ],
         "agents": team,
@@ -76,7 +76,7 @@ def demo_config(agents: int = 24, *, http: str = "127.0.0.1:8080", metrics: str 
     return parse_config(data, "<demo>")
 
 
-def build_demo(config: Config, *, seed: int = 1, load: float = 0.8) -> SimulatedSwitch:
+def build_demo(config: Config, *, seed: int = 1, load: float = 0.7) -> SimulatedSwitch:
     """The engine and the simulated switch, populated with agents and caller streams."""
     engine = Engine(config.engine_config(), rng=random.Random(seed))
     outbound = OutboundAnswer(p_answer=0.55, p_busy=0.15, p_failed=0.05, p_machine=0.2,
