@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
 
 from ctilink.esl import fixtures
+
+# CI must be reproducible: the same examples on every run (and no example database carried over).
+# Local runs keep exploring with fresh randomness and remember what failed.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
