@@ -12,14 +12,18 @@ import sys
 import time
 from collections.abc import Sequence
 
-from gevent import monkey
+from ctilink.config import ConfigError, load_config, masked_dump
+from ctilink.logs import configure_logging
 
-# The daemon's sockets, the store writer's thread pool and the HTTP server are gevent-native;
-# patching early keeps stdlib pieces (DNS, time) cooperative too.
-monkey.patch_all(thread=False, subprocess=False)
 
-from ctilink.config import ConfigError, load_config, masked_dump  # noqa: E402
-from ctilink.logs import configure_logging  # noqa: E402
+def _cooperative() -> None:
+    """Make the stdlib cooperative for the long-running commands. ctilink's own sockets, HTTP and
+    store writer are gevent-native already; this is for code users plug in (callbacks, CRM
+    lookups) that may use blocking stdlib calls. Only the daemon commands patch, so importing
+    this module (tests, embedding) never changes the host process."""
+    from gevent import monkey
+
+    monkey.patch_all(thread=False, subprocess=False)
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
@@ -35,6 +39,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    _cooperative()
     from ctilink.service.daemon import Daemon, run_until_signal
 
     try:
@@ -55,6 +60,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    _cooperative()
     from ctilink.service.demo import run_demo
 
     configure_logging(fmt="console" if sys.stderr.isatty() else "json", level="warning")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import gevent
 import gevent.event
 import pytest
 
+from ctilink.cli import main as cli_main
 from ctilink.config import Config, parse_config
 from ctilink.core import CallRecord
 from ctilink.core import notifications as nt
@@ -167,8 +169,14 @@ name = "support"
         assert bad.status == 422
         assert any(d["path"] == "queues[1].strategy" for d in bad.json()["errors"])
         path.write_text(base + '\n[[queues]]\nname = "sales"\n')
+        # `ctilink lists import` writes the store while the daemon runs; a reload brings it in.
+        csv = tmp_path / "blacklist.csv"
+        csv.write_text("list,number,scope,expires,reason,added_by\nblacklist,+15557770001,global,,spam,ops\n")
+        assert cli_main(["lists", "import", str(csv), "--db", str(tmp_path / "ctilink.db")]) == 0
+        assert daemon.engine.match_list("+15557770001", "blacklist", now=time.time()) is None
         ok = http.request(daemon.http_address, "POST", "/v1/admin/reload", headers=auth)
         assert ok.status == 200 and ok.json()["queues"] == 2
+        assert daemon.engine.match_list("+15557770001", "blacklist", now=time.time()) is not None
         snap = daemon.engine.snapshot(0)
         assert {q.name for q in snap.queues} == {"support", "sales"}
         assert snap.agent("1001").state.value == "available"  # a reload never changes an agent's state

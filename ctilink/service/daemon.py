@@ -51,6 +51,7 @@ from ctilink.service.simdriver import SimDriver
 from ctilink.service.switchlink import NodeLink, Switchboard
 from ctilink.service.webhooks import WebhookService
 from ctilink.sim import SimulatedSwitch
+from ctilink.lists import Entry, ListName
 from ctilink.store import SqliteStore, StoreWriter
 
 log = structlog.get_logger("ctilink.daemon")
@@ -342,7 +343,41 @@ class Daemon:
             log.error("config_reload_partial", errors=[str(e)[:200] for e in refused])
         self.metrics.set_queues(engine_config.queues)
         self.config = new
-        log.info("config_reloaded", queues=len(engine_config.queues), agents=len(engine_config.agents))
+        changed = self._sync_lists()
+        log.info("config_reloaded", queues=len(engine_config.queues), agents=len(engine_config.agents),
+                 list_changes=changed)
+
+    def _sync_lists(self) -> int:
+        """Bring the engine's number lists in line with the store (``ctilink lists import`` writes
+        the store while the daemon runs); returns how many entries changed."""
+        if self.store is None:
+            return 0
+        now = time.time()
+        path = self.config.store.path
+
+        def read() -> list[Entry]:
+            # A connection of its own, in a thread: WAL lets it read while the writer commits, and a
+            # million entries never stall the hub.
+            reader = SqliteStore(path)
+            try:
+                return reader.load_list_entries(now=now)
+            finally:
+                reader.close()
+
+        stored = {_list_key(e): e for e in gevent.get_hub().threadpool.apply(read)}
+        live = {_list_key(e): e for name in ListName for e in self.engine.query_list(name.value)}
+        results = [self.submit(rq.AddListEntry(entry=e)) for k, e in stored.items() if live.get(k) != e]
+        results += [self.submit(rq.RemoveListEntry(str(k[0]), k[1], scope=k[2], kind=str(k[3])))
+                    for k in live if k not in stored]
+        for result in results:
+            effects = result.get(timeout=30)
+            if effects.error is not None:
+                log.warning("list_entry_refused", error=str(effects.error)[:200])
+        return len(results)
+
+
+def _list_key(entry: Entry) -> tuple[object, str, str, object]:
+    return (entry.list_name, entry.number, entry.scope, entry.kind)
 
 
 def run_until_signal(daemon: Daemon, *, reload: Callable[[], Config] | None = None) -> None:
