@@ -8,6 +8,11 @@ Rules:
   the engine picks the event whose target honours them (e.g. ``WRAP_UP_END_PAUSE``) so one real
   change produces exactly one notification.
 - Holding a call is a flag on the agent's leg, with its time counted, not a state.
+- A multi-line agent (``max_calls > 1``) may still have an offer ringing when its call ends. The
+  state then says so: ``WRAP_UP`` as usual (answering that line moves it to ``ON_CALL`` and ends
+  the wrap-up), and ``RESERVED`` instead of ``AVAILABLE`` / ``NOT_READY`` / ``LOGGED_OUT`` while
+  the line rings (``HANGUP_RINGING``, ``WRAP_UP_END_RINGING``; pending wishes stay pending until
+  the offer closes). An agent is never available, paused or logged out with a live leg.
 - Presence (is the phone registered) and foreign channels (calls on the agent's phone that did
   not come from a queue) are facts about the agent's endpoints, tracked here and consulted by the
   engine when it decides whether the agent may be offered a call.
@@ -56,9 +61,11 @@ class AgentEvent(StrEnum):
     HANGUP_NO_WRAP = "hangup-no-wrap"
     HANGUP_PAUSE = "hangup-pause"
     HANGUP_LOGOUT = "hangup-logout"
+    HANGUP_RINGING = "hangup-ringing"
     WRAP_UP_END = "wrap-up-end"
     WRAP_UP_END_PAUSE = "wrap-up-end-pause"
     WRAP_UP_END_LOGOUT = "wrap-up-end-logout"
+    WRAP_UP_END_RINGING = "wrap-up-end-ringing"
     EXTEND_WRAP_UP = "extend-wrap-up"
 
 
@@ -95,13 +102,16 @@ TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
         E.HANGUP_NO_WRAP: S.AVAILABLE,
         E.HANGUP_PAUSE: S.NOT_READY,
         E.HANGUP_LOGOUT: S.LOGGED_OUT,
+        E.HANGUP_RINGING: S.RESERVED,  # the call ended, another line (max_calls > 1) still rings
     },
     S.WRAP_UP: {
         E.WRAP_UP_END: S.AVAILABLE,
         E.WRAP_UP_END_PAUSE: S.NOT_READY,
         E.WRAP_UP_END_LOGOUT: S.LOGGED_OUT,
+        E.WRAP_UP_END_RINGING: S.RESERVED,  # another line (max_calls > 1) still rings
         E.EXTEND_WRAP_UP: S.WRAP_UP,
-        E.LOGOUT: S.LOGGED_OUT,
+        E.LOGOUT: S.LOGGED_OUT,  # only without a line ringing (else the logout is pending)
+        E.ANSWER: S.ON_CALL,  # picked up a line that rang on: ends the previous call's wrap-up
     },
 }
 

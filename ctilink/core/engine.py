@@ -58,7 +58,7 @@ import structlog
 
 from ctilink.core import call_control
 from ctilink.core import requests as rq
-from ctilink.core.agent import Agent, AgentEvent, AgentState, channel_user, registration_key, transition
+from ctilink.core.agent import TRANSITIONS, Agent, AgentEvent, AgentState, channel_user, registration_key, transition
 from ctilink.core.call import Call, CallEvent, CallState, Disposition, Leg, LegEvent, LegState, OfferOutcome, TransferRecord
 from ctilink.core.config import (
     DESTINATION_PATTERN,
@@ -1009,7 +1009,15 @@ class Engine:
         if leg.state not in (LegState.ORIGINATING, LegState.RINGING):
             return
         call = self._calls.get(leg.call_id)
-        if call is None or call.state is not CallState.OFFERING or leg.uuid not in call.ringing:
+        agent = self._agents.get(leg.agent_id)
+        # Validate the agent's side before anything changes: a leg its agent cannot be put on the
+        # call for is a leg the engine no longer wants, and is hung up (never bridged half-way).
+        agent_ok = agent is None or AgentEvent.ANSWER in TRANSITIONS[agent.state]
+        if call is None or call.state is not CallState.OFFERING or leg.uuid not in call.ringing or not agent_ok:
+            if not agent_ok:
+                assert agent is not None
+                log.warning("agent leg answered but its agent cannot take it; hanging up",
+                            uuid=leg.uuid, agent_id=leg.agent_id, state=agent.state.value)
             self._leg_outcome(leg, OfferOutcome.CANCELLED, "LOSE_RACE")
             if leg.state is not LegState.CANCELLING:
                 self._cancel_leg(leg, "LOSE_RACE")
@@ -1036,9 +1044,10 @@ class Engine:
         # Cut hold music / an announcement at once so the agent never gets dead air, then bridge.
         self._cmd(Break(call.uuid, node=call.node))
         self._cmd(Bridge(call.uuid, leg.uuid, node=call.node))
-        agent = self._agents.get(leg.agent_id)
         if agent is not None:
             agent.calls_answered += 1
+            if agent.state is AgentState.WRAP_UP:
+                self._finish_wrap_legs(agent)  # a line that rang on was picked up: wrap-up is over
             self._agent_apply(agent, AgentEvent.ANSWER, call.queue)
             self._pull(agent)
         self._note(CallAnswered(call.call_id, leg.agent_id, leg.uuid, call.queue or "", wait, now))
@@ -1120,8 +1129,22 @@ class Engine:
                 rt.note_handle_time(leg.talk_s)
             self._agent_apply(agent, *self._settle_event(agent, "hangup"))
 
+    def _ringing_leg(self, agent: Agent) -> Leg | None:
+        """An offer to the agent still on its way (a second line of a multi-line agent)."""
+        for uuid in agent.legs:
+            leg = self._legs.get(uuid)
+            if leg is not None and leg.state in (LegState.ORIGINATING, LegState.RINGING):
+                return leg
+        return None
+
     def _settle_event(self, agent: Agent, kind: str) -> tuple[AgentEvent, str | None]:
-        """The event ending a call/wrap-up, honouring pending logout / not-ready in one transition."""
+        """The event ending a call/wrap-up, honouring pending logout / not-ready in one transition.
+        With another line still ringing the agent goes (stays) reserved; the wishes stay pending
+        and are honoured when that offer closes."""
+        ringing = self._ringing_leg(agent)
+        if ringing is not None:
+            event = AgentEvent.HANGUP_RINGING if kind == "hangup" else AgentEvent.WRAP_UP_END_RINGING
+            return event, ringing.queue
         if kind == "hangup":
             events = (AgentEvent.HANGUP_LOGOUT, AgentEvent.HANGUP_PAUSE, AgentEvent.HANGUP_NO_WRAP)
         else:
@@ -1160,7 +1183,10 @@ class Engine:
             return
         old, duration = changed
         new = agent.state
-        if new is AgentState.AVAILABLE and event is not AgentEvent.OFFER_CLOSED:
+        if (new is AgentState.AVAILABLE and event is not AgentEvent.OFFER_CLOSED) or event in (
+            AgentEvent.HANGUP_RINGING,
+            AgentEvent.WRAP_UP_END_RINGING,
+        ):
             agent.idle_since = now
         if new is AgentState.NOT_READY:
             agent.pending_not_ready = None
@@ -1938,7 +1964,9 @@ class Engine:
     def _req_logout(self, req: rq.AgentLogout) -> None:
         agent = self._agent(req.agent_id)
         state = agent.state
-        if state in (AgentState.RESERVED, AgentState.ON_CALL):
+        if state in (AgentState.RESERVED, AgentState.ON_CALL) or (
+            state is AgentState.WRAP_UP and self._ringing_leg(agent) is not None
+        ):
             agent.pending_logout = True
             self._dirty_agents[agent.id] = None
             return
