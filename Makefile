@@ -1,16 +1,12 @@
-# The two quick-start commands: `make demo` and `make test`. Each sets up .venv itself.
-VENV ?= .venv
+# Shortcuts for the README's two commands (which are plain scripts, so a machine without make works).
+.PHONY: demo test bench
+demo:
+	./scripts/demo.sh
 
-.PHONY: setup demo test bench
-setup:
+test:
+	./scripts/test.sh
+
+bench:
 	./scripts/bootstrap.sh
-
-demo: setup
-	$(VENV)/bin/ctilink demo --speed 30 --duration 60
-
-test: setup
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
-
-bench: setup
-	$(VENV)/bin/python bench/esl_ingest.py
-	$(VENV)/bin/python bench/acd_scale.py
+	.venv/bin/python bench/esl_ingest.py
+	.venv/bin/python bench/acd_scale.py
