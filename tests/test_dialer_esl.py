@@ -9,6 +9,7 @@ closes the in-flight attempt as ``interrupted`` and never dials that contact aga
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,4 +157,50 @@ def test_progressive_campaign_over_esl_with_a_restart_mid_campaign(switch: FakeS
     outcomes = {i: [a.outcome for a in reader.attempts_for("spring", i)] for i in NUMBERS}
     assert outcomes["c1"] == ["connected"] and outcomes["c2"] == ["busy"] and outcomes["c3"] == ["interrupted"]
     assert len(outcomes["c4"]) == 1  # recorded (ended or not) and not lost across the stop
+    reader.close()
+
+
+def test_a_paused_or_stopped_campaign_stays_so_across_restarts(switch: FakeSwitch, tmp_path: Path) -> None:
+    from ctilink.dialer.dialer import CampaignState, PauseCampaign, ResumeCampaign, StopCampaign
+
+    db = tmp_path / "ctilink.db"
+    _put(db, "c1", "c2")
+    switch.set_endpoint(GATEWAY + NUMBERS["c1"], Endpoint("answer", delay_s=30.0))  # rings on: one line busy
+    config = _config(switch, db)
+    reader = SqliteStore(str(db))
+
+    def stats(daemon: Daemon):  # type: ignore[no-untyped-def]
+        return daemon.dialer.stats("spring", time.time())
+
+    # autostart would dial at once; the agent logs in only after the pause is recorded
+    daemon = Daemon.live(config)
+    daemon.start()
+    try:
+        assert daemon.submit_campaign(PauseCampaign("spring")).error is None  # type: ignore[attr-defined]
+        assert daemon.writer is not None
+        daemon.writer.flush()
+        assert reader.get_config("campaign", "spring") == {"run_state": "paused"}
+    finally:
+        daemon.stop()
+
+    # restarted: still paused (autostart does not resume it), agent ready, nothing dialed
+    daemon = _running(config)  # its login/ready are handled after the start-up requests, in order
+    try:
+        assert stats(daemon).state is CampaignState.PAUSED and stats(daemon).dials == 0
+        assert daemon.dialer.contact_status("spring", "c1") == "pending"
+        assert daemon.submit_campaign(ResumeCampaign("spring")).error is None  # type: ignore[attr-defined]
+        _dial_of(switch, "c1")  # resuming works as usual
+        assert daemon.submit_campaign(StopCampaign("spring")).error is None  # type: ignore[attr-defined]
+    finally:
+        daemon.stop()
+    assert reader.get_config("campaign", "spring") == {"run_state": "stopped"}
+
+    # restarted again: stopped stays stopped, though c2 is due and the agent is ready
+    daemon = _running(config)
+    try:
+        assert stats(daemon).state is CampaignState.STOPPED and stats(daemon).dials == 0
+        assert daemon.dialer.contact_status("spring", "c2") == "pending"
+    finally:
+        daemon.stop()
+    assert sorted(_dials(switch)) == ["c1"]
     reader.close()

@@ -13,6 +13,12 @@ Rules:
   the wrap-up), and ``RESERVED`` instead of ``AVAILABLE`` / ``NOT_READY`` / ``LOGGED_OUT`` while
   the line rings (``HANGUP_RINGING``, ``WRAP_UP_END_RINGING``; pending wishes stay pending until
   the offer closes). An agent is never available, paused or logged out with a live leg.
+- An agent may be *reserved* for outbound work without a leg: ``RESERVE`` (``ReserveAgent``) takes
+  an available agent out of routing while a campaign shows them a preview or dials a customer for
+  them; the call of that campaign naming them as preferred agent takes the reservation (it is
+  offered to them, ``OFFER`` from ``RESERVED``), and ``RELEASE`` (or ``RELEASE_PAUSE`` /
+  ``RELEASE_LOGOUT``, honouring a wish made meanwhile) gives them back. The state is
+  ``RESERVED`` either way: the agent is spoken for and must not be offered anything else.
 - Presence (is the phone registered) and foreign channels (calls on the agent's phone that did
   not come from a queue) are facts about the agent's endpoints, tracked here and consulted by the
   engine when it decides whether the agent may be offered a call.
@@ -40,7 +46,7 @@ class AgentState(StrEnum):
     LOGGED_OUT = "logged-out"
     AVAILABLE = "available"
     NOT_READY = "not-ready"
-    RESERVED = "reserved"  # a call is being offered (ringing)
+    RESERVED = "reserved"  # a call is being offered (ringing), or held for an outbound contact
     ON_CALL = "on-call"
     WRAP_UP = "wrap-up"
 
@@ -67,6 +73,10 @@ class AgentEvent(StrEnum):
     WRAP_UP_END_LOGOUT = "wrap-up-end-logout"
     WRAP_UP_END_RINGING = "wrap-up-end-ringing"
     EXTEND_WRAP_UP = "extend-wrap-up"
+    RESERVE = "reserve"
+    RELEASE = "release"
+    RELEASE_PAUSE = "release-pause"
+    RELEASE_LOGOUT = "release-logout"
 
 
 S = AgentState
@@ -82,6 +92,7 @@ TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
         E.NOT_READY: S.NOT_READY,
         E.OFFER: S.RESERVED,
         E.DIRECT_CALL: S.ON_CALL,
+        E.RESERVE: S.RESERVED,  # held for an outbound preview / kept callback (no leg yet)
     },
     S.NOT_READY: {
         E.LOGOUT: S.LOGGED_OUT,
@@ -94,6 +105,9 @@ TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
         E.OFFER_CLOSED: S.AVAILABLE,
         E.OFFER_CLOSED_PAUSE: S.NOT_READY,
         E.OFFER_CLOSED_LOGOUT: S.LOGGED_OUT,
+        E.RELEASE: S.AVAILABLE,  # the outbound reservation ended without its call
+        E.RELEASE_PAUSE: S.NOT_READY,
+        E.RELEASE_LOGOUT: S.LOGGED_OUT,
     },
     S.ON_CALL: {
         E.OFFER: S.ON_CALL,  # second line (max_calls > 1)
@@ -157,6 +171,16 @@ def channel_user(channel_name: str | None) -> tuple[str, str] | None:
     return (parts[1], user) if user else None
 
 
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Why an agent is held without a leg: ``reason`` (preview, callback) for ``campaign``'s
+    ``contact_id``. The call carrying the same campaign and contact takes it."""
+
+    reason: str
+    campaign: str
+    contact_id: str | None = None
+
+
 @dataclass(slots=True)
 class Agent:
     """Runtime record of one agent (owned and mutated by the engine only)."""
@@ -187,6 +211,7 @@ class Agent:
     in_pools: bool = False
     staffed: bool = False
     logged_in_flag: bool = False
+    reservation: Reservation | None = None  # held for an outbound contact (state RESERVED, no leg)
 
     @property
     def id(self) -> str:
@@ -225,6 +250,7 @@ __all__ = [
     "Agent",
     "AgentEvent",
     "AgentState",
+    "Reservation",
     "TRANSITIONS",
     "channel_user",
     "registration_key",

@@ -40,6 +40,13 @@ Theory of operation:
   matched to it and the calls behind it flow on. The agent freeing up (``_match_agent`` serves
   held calls first), the wait running out (``sticky`` timer) or the agent leaving releases it.
 
+- Outbound reservations: ``ReserveAgent`` holds an available agent (``RESERVED``, no leg) for a
+  campaign's preview or kept callback, so routing skips them while they read a contact or the
+  customer is dialed for them. The customer leg of that campaign and contact naming the agent as
+  preferred agent takes the reservation on arrival: it rings that agent at once (no queueing), or,
+  if they cannot take it, the agent is released and the call routes normally. ``ReleaseAgent``
+  (skip, timeout, failed dial) gives the agent back, honouring a not-ready / logout asked meanwhile.
+
 What it must never know about: ESL text, sockets, persistence, metrics, HTTP. Those are edges.
 """
 
@@ -58,7 +65,16 @@ import structlog
 
 from ctilink.core import call_control
 from ctilink.core import requests as rq
-from ctilink.core.agent import TRANSITIONS, Agent, AgentEvent, AgentState, channel_user, registration_key, transition
+from ctilink.core.agent import (
+    TRANSITIONS,
+    Agent,
+    AgentEvent,
+    AgentState,
+    Reservation,
+    channel_user,
+    registration_key,
+    transition,
+)
 from ctilink.core.call import Call, CallEvent, CallState, Disposition, Leg, LegEvent, LegState, OfferOutcome, TransferRecord
 from ctilink.core.config import (
     DESTINATION_PATTERN,
@@ -701,6 +717,8 @@ class Engine:
         """May the agent be offered a call now? ``direct``: a call routed to this very agent (screen
         or transfer), which does not need the agent to serve any queue."""
         state = agent.state
+        if agent.reservation is not None:
+            return False  # spoken for by a campaign: only the call that takes the reservation reaches them
         if state is not AgentState.AVAILABLE:
             if agent.profile.max_calls <= 1 or agent.direct or state not in (AgentState.RESERVED, AgentState.ON_CALL):
                 return False
@@ -1183,7 +1201,9 @@ class Engine:
             return
         old, duration = changed
         new = agent.state
-        if (new is AgentState.AVAILABLE and event is not AgentEvent.OFFER_CLOSED) or event in (
+        # An offer or a reservation that came to nothing keeps the agent's place in longest-idle:
+        # they took no call (a busy phone or a skipped preview is not a reason to go to the back).
+        if (new is AgentState.AVAILABLE and event not in (AgentEvent.OFFER_CLOSED, AgentEvent.RELEASE)) or event in (
             AgentEvent.HANGUP_RINGING,
             AgentEvent.WRAP_UP_END_RINGING,
         ):
@@ -1234,6 +1254,38 @@ class Engine:
         )
 
     def _on_arrival(self, ev: ChannelParked) -> None:
+        reserved = self._claim_reservation(ev.variables)
+        try:
+            self._arrive(ev, reserved)
+        finally:
+            if reserved is not None and reserved.state is AgentState.RESERVED and not reserved.legs:
+                # The call went elsewhere (screened, overflowed, agent unreachable): the reservation
+                # it took is over, so the agent must not stay held for nothing.
+                self._release(reserved)
+
+    def _claim_reservation(self, variables: Mapping[str, str]) -> Agent | None:
+        """The agent held for this customer leg (same campaign and contact, named as preferred
+        agent), with the reservation taken off them; None when the leg is not the one they wait for."""
+        agent = self._agents.get(variables.get("ctilink_preferred_agent", ""))
+        held = agent.reservation if agent is not None else None
+        if agent is None or held is None or held.campaign != variables.get("ctilink_campaign"):
+            return None
+        if held.contact_id is not None and held.contact_id != variables.get("ctilink_contact_id"):
+            return None
+        agent.reservation = None
+        return agent
+
+    def _release(self, agent: Agent) -> None:
+        """A reserved agent without a leg goes back, honouring a wish made while held."""
+        agent.reservation = None
+        if agent.pending_logout:
+            self._agent_apply(agent, AgentEvent.RELEASE_LOGOUT, None)
+        elif agent.pending_not_ready is not None:
+            self._agent_apply(agent, AgentEvent.RELEASE_PAUSE, agent.pending_not_ready)
+        else:
+            self._agent_apply(agent, AgentEvent.RELEASE, None)
+
+    def _arrive(self, ev: ChannelParked, reserved: Agent | None) -> None:
         now = self._now
         call = Call(
             call_id=self._new_id(),
@@ -1307,6 +1359,18 @@ class Engine:
                 self._screened(call, verdict, "green-fallback")
             self._take_default_route(call, "unknown-queue")
             return
+        if reserved is not None:
+            if reserved.usable_endpoint() is not None and reserved.busy_count() < reserved.profile.max_calls:
+                # The agent was held for this very customer (preview accepted, callback kept): ring
+                # them now. A wish made while held (not ready, log out) is honoured after the call,
+                # as for a call that was already ringing.
+                call.sticky_agent, call.sticky_source = reserved.id, "preferred"
+                self._sticky_note(call, reserved.id, "hit")
+                self._offer_direct(call, rt, reserved)
+                return
+            # Their phone cannot ring now (unregistered, a private call): free them first, so the
+            # preferred-agent rule below sees their real state.
+            self._release(reserved)
         if decision.action == "agent":
             agent = self._agents.get(decision.agent_id or "")
             if agent is not None and self._offerable(agent, direct=True):
@@ -2152,6 +2216,33 @@ class Engine:
         del self._agents[agent.id]
         self._wrap_legs.pop(agent.id, None)
 
+    def _req_reserve(self, req: rq.ReserveAgent) -> None:
+        agent = self._agent(req.agent_id)
+        for field, value in (("campaign", req.campaign), ("reason", req.reason)):
+            if not (isinstance(value, str) and _NAME.match(value)):
+                raise InvalidValue(field, value, "a plain name (letters, digits, _.@+-; up to 64)")
+        contact = req.contact_id
+        if contact is not None and not (isinstance(contact, str) and 0 < len(contact) <= 128 and contact.isprintable()):
+            raise InvalidValue("contact_id", contact, "printable text of 1 to 128 characters")
+        if agent.state is not AgentState.AVAILABLE or agent.busy_count():
+            # Taken meanwhile (or the last call's leg not yet confirmed gone) (an inbound offer rang first, a private call, not ready): the dialer
+            # takes its preview back rather than show work the agent cannot do. A busy delay or an
+            # unregistered phone does not refuse: a preview is read on screen, and the customer's
+            # call falls back to normal routing if the phone still cannot ring when it arrives.
+            raise AgentUnavailable(agent.id, f"is {agent.state.value} and cannot be reserved")
+        self._agent_apply(agent, AgentEvent.RESERVE, req.reason)
+        agent.reservation = Reservation(req.reason, req.campaign, req.contact_id)
+        self._pull(agent)
+
+    def _req_release(self, req: rq.ReleaseAgent) -> None:
+        agent = self._agent(req.agent_id)
+        held = agent.reservation
+        if held is None or held.campaign != req.campaign or (
+            req.contact_id is not None and held.contact_id != req.contact_id
+        ):
+            return  # nothing of theirs is held (already taken by its call, or released): idempotent
+        self._release(agent)
+
     def _req_replace_queues(self, req: rq.ReplaceQueues) -> None:
         queues = list(req.queues)
         if not all(isinstance(q, QueueConfig) for q in queues):
@@ -2174,6 +2265,8 @@ class Engine:
         rq.ReplaceQueues: _req_replace_queues,
         rq.AddListEntry: _req_add_list,
         rq.RemoveListEntry: _req_remove_list,
+        rq.ReserveAgent: _req_reserve,
+        rq.ReleaseAgent: _req_release,
     }
 
     # ------------------------------------------------------------------ views
@@ -2202,6 +2295,7 @@ class Engine:
             idle_since=agent.idle_since,
             wrap_up_until=agent.wrap_until,
             delayed_until=agent.delayed_until,
+            reserved_for=agent.reservation.campaign if agent.reservation is not None else None,
         )
 
     def _call_view(self, call: Call, at: float) -> CallView:
@@ -2226,7 +2320,9 @@ class Engine:
             problems.append(f"agent {agent.id} points at a leg the engine forgot")
         legs = [leg for leg in legs if leg is not None]
         talking = [leg for leg in legs if leg.state is LegState.CONNECTED]
-        if agent.state is AgentState.RESERVED and (not legs or talking):
+        if agent.reservation is not None and (agent.state is not AgentState.RESERVED or legs):
+            problems.append(f"agent {agent.id} holds a reservation while {agent.state.value} with {len(legs)} legs")
+        if agent.state is AgentState.RESERVED and agent.reservation is None and (not legs or talking):
             problems.append(f"agent {agent.id} is reserved with legs {[leg.state.value for leg in legs]}")
         if agent.state is AgentState.ON_CALL and not talking and not agent.direct:
             problems.append(f"agent {agent.id} is on-call without a connected leg or a direct call")

@@ -138,6 +138,31 @@ class RemoveListEntry(Request):
     kind: str = "exact"
 
 
+@dataclass(frozen=True, slots=True)
+class ReserveAgent(Request):
+    """Hold an available agent for outbound work (a preview on their screen, a customer being dialed
+    for them): no call is offered to them until the call of ``campaign`` (and ``contact_id``, when
+    given) naming them as ``ctilink_preferred_agent`` arrives, which takes the reservation, or until
+    :class:`ReleaseAgent`. Refused (``AgentUnavailable``) unless the agent could be offered a call
+    right now. ``reason``: ``preview`` or ``callback``."""
+
+    agent_id: str
+    campaign: str
+    reason: str = "preview"
+    contact_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseAgent(Request):
+    """End an agent's reservation (preview skipped or timed out, dial failed). Only the reservation
+    of ``campaign`` (and ``contact_id``, when given) is released; anything else is a no-op, so a
+    late release never frees a newer reservation."""
+
+    agent_id: str
+    campaign: str
+    contact_id: str | None = None
+
+
 AnyRequest = (
     AgentLogin
     | AgentLogout
@@ -153,6 +178,8 @@ AnyRequest = (
     | ReplaceQueues
     | AddListEntry
     | RemoveListEntry
+    | ReserveAgent
+    | ReleaseAgent
 )
 
 __all__ = [
@@ -168,7 +195,9 @@ __all__ = [
     "RemoveAgent",
     "RemoveListEntry",
     "ReplaceQueues",
+    "ReleaseAgent",
     "Request",
+    "ReserveAgent",
     "SetDisposition",
     "TransferCall",
     "UpsertAgent",

@@ -32,6 +32,7 @@ class AgentView:
     idle_since: float
     wrap_up_until: float | None
     delayed_until: float | None
+    reserved_for: str | None = None  # the campaign holding the agent for an outbound contact
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,7 @@ class CampaignConfig(BaseModel):
     preview_timeout_s: float = Field(default=30.0, gt=0)
     preview_timeout_action: Literal["dial", "return"] = "return"
     pacing_tick_s: float = Field(default=1.0, gt=0)
-    autostart: bool = True  # the daemon starts it when it starts (a pause does not survive a restart)
+    autostart: bool = True  # the daemon starts it when it starts, unless the store recorded a pause/stop
 
     def dial_target(self, number: str) -> str:
         return self.dial_string.replace("{number}", number)

@@ -7,6 +7,13 @@ Rules:
   from the engine's ``AgentStateChanged``) and hands answered live customer legs to the engine
   (``adopt``: the leg enters the campaign's queue at top priority, with the preview agent as the
   preferred agent), which offers, bridges, wraps up and records them like any call.
+- An agent the dialer works for in person (a preview on their screen, then the customer dialed for
+  them; a callback kept for them) is held *by the engine*: the dialer asks ``ReserveAgent`` (in
+  ``requests``) when the preview is shown or the kept callback dialed, so no inbound call is offered
+  to them meanwhile. The adopted customer leg takes the reservation in the engine; every other end
+  (skip, timeout, stop, a dial that ends before it is adopted) asks ``ReleaseAgent``. If the engine
+  refuses (the agent was taken in the same input), the seam calls :meth:`Dialer.reservation_refused`
+  and the preview is taken back.
 - Every dial is a ``bgapi originate`` with a ctilink-chosen ``origination_uuid`` and the
   ``ctilink_*`` variables, so every outcome maps back to its attempt by uuid (or Job-UUID).
 - Every attempt ends exactly once with an :class:`AttemptOutcome`; every refusal (DNC, window,
@@ -226,6 +233,7 @@ class _Dial:
     settled: AttemptOutcome | None = None
     amd_until: float | None = None
     hangup_at: float | None = None
+    reserved: bool = False  # the engine holds agent_id for this dial until the leg is adopted
 
 
 @dataclass
@@ -306,11 +314,12 @@ class Dialer:
         elif isinstance(req, PreviewAccept):
             contact_id, _ = self._preview_of(c, req.agent_id)
             del c.previews[req.agent_id]
-            self._dial(c, c.contacts[contact_id], now, agent_id=req.agent_id)
+            self._dial(c, c.contacts[contact_id], now, agent_id=req.agent_id, reserved=True)
         elif isinstance(req, PreviewSkip):
             contact_id, _ = self._preview_of(c, req.agent_id)
             del c.previews[req.agent_id]
             contact = c.contacts[contact_id]
+            self._release(c, req.agent_id, contact_id)
             reason = _clean(req.reason)
             self._record_attempt(c, contact, self._ids(), now, now, AttemptOutcome.SKIPPED,
                                  {"reason": reason, "agent_id": req.agent_id})
@@ -400,6 +409,22 @@ class Dialer:
                 d.deadline = None
         return self._take()
 
+    def reservation_refused(self, campaign: str, agent_id: str, contact_id: str | None, now: float) -> DialerOutput:
+        """The engine would not hold ``agent_id`` (taken meanwhile): take the preview back (the
+        contact waits for the next idle agent), or dial the kept callback without a hold (its
+        answer then waits for the agent like any preferred-agent call)."""
+        self._out = DialerOutput()
+        c = self._campaign(campaign)
+        found = c.previews.get(agent_id)
+        if found is not None and found[0] == contact_id:
+            del c.previews[agent_id]
+            # no pacing here: the dialer has not yet heard the agent is taken and would offer again
+            self._unreserve_contact(c, c.contacts[found[0]], now)
+        for d in c.dials.values():
+            if d.reserved and d.agent_id == agent_id and d.contact_id == contact_id:
+                d.reserved = False
+        return self._take()
+
     def tick(self, now: float) -> DialerOutput:
         self._out = DialerOutput()
         for c in self._campaigns.values():
@@ -416,8 +441,9 @@ class Dialer:
                 if now >= expires:
                     del c.previews[agent_id]
                     if c.config.preview_timeout_action == "dial" and c.state is CampaignState.RUNNING:
-                        self._dial(c, c.contacts[contact_id], now, agent_id=agent_id)
+                        self._dial(c, c.contacts[contact_id], now, agent_id=agent_id, reserved=True)
                     else:
+                        self._release(c, agent_id, contact_id)
                         self._unreserve_contact(c, c.contacts[contact_id], now)
             if c.state is CampaignState.RUNNING and now >= c.next_pace:
                 self._pace(c, now)
@@ -505,7 +531,15 @@ class Dialer:
 
     def _return_preview(self, c: _Campaign, agent_id: str) -> None:
         contact_id, _ = c.previews.pop(agent_id)
+        self._release(c, agent_id, contact_id)
         self._unreserve_contact(c, c.contacts[contact_id], None)
+
+    def _reserve(self, c: _Campaign, agent_id: str, reason: str, contact_id: str) -> None:
+        self._out.requests.append(rq.ReserveAgent(agent_id, c.config.name, reason, contact_id))
+
+    def _release(self, c: _Campaign, agent_id: str, contact_id: str) -> None:
+        # names the contact: a late release never frees the agent's next reservation
+        self._out.requests.append(rq.ReleaseAgent(agent_id, c.config.name, contact_id))
 
     def _unreserve_contact(self, c: _Campaign, contact: _Contact, now: float | None) -> None:
         contact.status = "callback" if contact.callback_agent else "pending"
@@ -581,6 +615,7 @@ class Dialer:
                 c.previews[agent_id] = (contact.contact_id, expires)
                 self._note(PreviewOffered(c.config.name, agent_id, contact.contact_id, contact.number,
                                           dict(contact.data), expires))
+                self._reserve(c, agent_id, "preview", contact.contact_id)
             return
         agents = [AgentView(phase, now - since) for a, (phase, since) in self._agents.items() if self._works(c, a)]
         # settled legs still hold a line (announcement, hang-up on its way) but will not need an agent
@@ -597,7 +632,9 @@ class Dialer:
                 break
             self._dial(c, contact, now, agent_id=contact.callback_agent)
 
-    def _dial(self, c: _Campaign, contact: _Contact, now: float, agent_id: str | None) -> None:
+    def _dial(self, c: _Campaign, contact: _Contact, now: float, agent_id: str | None, reserved: bool = False) -> None:
+        """Originate to ``contact``; ``agent_id``: dialed for that agent (``reserved``: the engine
+        already holds them, from the preview; otherwise, a kept callback, they are reserved now)."""
         cfg = c.config
         attempt_id = self._ids()
         # leg and job ids must be real uuids on the wire; derived from the id factory so tests replay
@@ -608,7 +645,9 @@ class Dialer:
         contact.status = "dialing"
         contact.data["attempt_id"] = attempt_id
         d = _Dial(uuid=leg, job_uuid=job, attempt_id=attempt_id, contact_id=contact.contact_id, started_at=now,
-                  agent_id=agent_id)
+                  agent_id=agent_id, reserved=agent_id is not None)
+        if agent_id is not None and not reserved:
+            self._reserve(c, agent_id, "callback", contact.contact_id)
         c.dials[leg] = d
         self._by_uuid[leg] = (cfg.name, leg)
         self._by_job[job] = (cfg.name, leg)
@@ -674,6 +713,7 @@ class Dialer:
 
     def _adopt(self, c: _Campaign, d: _Dial) -> None:
         d.adopted = True
+        d.reserved = False  # the engine hands the reservation to this leg when it arrives
         contact = c.contacts[d.contact_id]
         variables = {"ctilink_queue": c.config.queue, "ctilink_priority": "100", "ctilink_role": "customer",
                      "ctilink_campaign": c.config.name, "ctilink_contact_id": d.contact_id}
@@ -737,6 +777,9 @@ class Dialer:
         d.settled = outcome
         d.deadline = None
         contact = c.contacts[d.contact_id]
+        if d.reserved and d.agent_id is not None:
+            d.reserved = False
+            self._release(c, d.agent_id, d.contact_id)  # never adopted: the agent is free again
         if d.agent_id and "agent_id" not in data:
             data["agent_id"] = d.agent_id
         self._record_attempt(c, contact, d.attempt_id, d.started_at, now, outcome, data)

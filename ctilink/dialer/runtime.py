@@ -10,17 +10,22 @@ Rules:
   engine and then to the dialer; the engine's ``AgentStateChanged`` / ``CallArrived`` /
   ``CallAnswered`` feed the dialer; legs the dialer adopts enter the engine as the ``ChannelParked``
   FreeSWITCH would have sent had the leg been parked with ``ctilink_queue`` (so the engine needs no
-  dialer-specific code path); dialer engine-requests (``HangupCall``) go back to the engine.
+  dialer-specific code path); dialer engine-requests (``HangupCall``, ``ReserveAgent``,
+  ``ReleaseAgent``) go back to the engine. The engine holds an agent the dialer works for in person
+  (preview, kept callback), so routing skips them; a ``ReserveAgent`` the engine refuses (the agent
+  was taken in the same input, before the dialer heard of it) is reported back to the dialer
+  (``reservation_refused``), and its ``PreviewOffered`` is dropped so the agent never sees it.
 - It must never know about sockets, the store or the wire format.
 """
 
 from __future__ import annotations
 
 from ctilink.core import notifications as nt
+from ctilink.core import requests as rq
 from ctilink.core.effects import Effects
 from ctilink.core.engine import Engine
 from ctilink.core.snapshot import EngineSnapshot
-from ctilink.dialer.dialer import Dialer, DialerOutput, DialerRequest
+from ctilink.dialer.dialer import Dialer, DialerOutput, DialerRequest, PreviewOffered
 from ctilink.events import Event
 
 _MAX_ROUNDS = 64  # adopt -> engine -> notifications -> dialer converges in a few rounds
@@ -80,7 +85,17 @@ class CampaignEngine:
         for item in [*out.adopt, *out.requests]:
             eff = self.engine.handle(item, now)
             total.extend(eff)
+            if isinstance(item, rq.ReserveAgent) and eff.error is not None:
+                self._withdraw(total, out, item, now, depth)
             self._feed(total, eff.notifications, now, depth + 1)
+
+    def _withdraw(self, total: Effects, out: DialerOutput, refused: rq.ReserveAgent, now: float, depth: int) -> None:
+        """The engine would not hold the agent: the preview never reaches them and its contact goes back."""
+        shown = [n for n in out.notifications if isinstance(n, PreviewOffered) and n.agent_id == refused.agent_id
+                 and n.campaign == refused.campaign and n.contact_id == refused.contact_id]
+        total.notifications[:] = [n for n in total.notifications if not any(n is s for s in shown)]
+        self._merge(total, self.dialer.reservation_refused(refused.campaign, refused.agent_id, refused.contact_id, now),
+                    now, depth + 1)
 
 
 __all__ = ["CampaignEngine"]

@@ -19,6 +19,9 @@ Rules (DESIGN.md, "Service"):
   persisting them as notifications would let an Originate overtake the write that says "this
   contact is being dialed", and a crash in between would dial the contact twice.
 - A ``PreviewOffered`` becomes a preview screen pop for its agent (SSE, webhooks, callbacks).
+- A campaign's run state (every ``CampaignStateChanged``: start, pause, resume, stop) is written to
+  the store; at start the last recorded state wins over ``autostart``, so an operator's pause or
+  stop survives a restart. A campaign with no recorded state starts as ``autostart`` says.
 """
 
 from __future__ import annotations
@@ -35,7 +38,15 @@ from prometheus_client import CollectorRegistry
 from ctilink.config import Config, load_config
 from ctilink.core import Engine, EngineSnapshot
 from ctilink.core import requests as rq
-from ctilink.dialer.dialer import CampaignStats, Dialer, DialerError, PreviewOffered, StartCampaign
+from ctilink.dialer.dialer import (
+    CampaignState,
+    CampaignStats,
+    Dialer,
+    DialerError,
+    PauseCampaign,
+    PreviewOffered,
+    StartCampaign,
+)
 from ctilink.dialer.runtime import CampaignEngine
 from ctilink.esl.connection import EslConnection
 from ctilink.service.callbacks import Callbacks, default_callbacks
@@ -44,7 +55,7 @@ from ctilink.service.crm import CrmLookup
 from ctilink.service.http import build_app, serve
 from ctilink.service.loop import EngineLoop
 from ctilink.service.metrics import DialerMetrics, KpiMetrics
-from ctilink.service.persist import PersistFirst, Persister, write_dialer_notes
+from ctilink.service.persist import PersistFirst, Persister, load_run_states, write_dialer_notes
 from ctilink.service.screenpop import ScreenPop, ScreenPopper
 from ctilink.service.sse import AgentRouter, EventHub
 from ctilink.service.simdriver import SimDriver
@@ -104,6 +115,7 @@ class Daemon:
         self.http_address: tuple[str, int] | None = None
         self.config_path: str | None = None  # set by `ctilink run`: what SIGHUP and the API re-read
         self.metrics_address: tuple[str, int] | None = None
+        self.run_states: dict[str, CampaignState] = {}  # recorded run state per campaign (the store's)
         # Integration (docs/integration.md): screen pops, the agent event stream, webhooks, API.
         self.activity = Activity()
         self.hub = EventHub(window_s=config.api.sse_window_s, max_events=config.api.sse_max_events,
@@ -193,6 +205,7 @@ class Daemon:
         load_sticky = getattr(self.engine, "load_sticky", None)
         if load_sticky is not None:
             load_sticky(self.store.sticky_load(now))
+        self.run_states = load_run_states(self.store)
         for name in self.dialer.campaigns():
             out = self.dialer.load_contacts(name, self.store.get_contacts(name, limit=MAX_LOADED_CONTACTS), now)
             write_dialer_notes(self.store, out.notifications)  # interrupted attempts: closed before any dial
@@ -280,7 +293,10 @@ class Daemon:
             self.driver.start()
         self.webhooks.start()
         for name in self.dialer.campaigns():
-            if self.dialer.config(name).autostart:
+            recorded = self.run_states.get(name)
+            if recorded is CampaignState.PAUSED:
+                self.submit(PauseCampaign(name))  # paused, not stopped: resume works and stats say so
+            elif recorded is CampaignState.RUNNING or (recorded is None and self.dialer.config(name).autostart):
                 self.submit(StartCampaign(name))
         context = ApiContext(snapshot=lambda: self.snapshot, submit=self.submit, health=self.health,
                              config=self.config, activity=self.activity, hub=self.hub, webhooks=self.webhooks,

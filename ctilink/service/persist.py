@@ -35,7 +35,7 @@ from gevent.event import AsyncResult
 from ctilink.core import notifications as nt
 from ctilink.core.effects import Effects
 from ctilink.core.snapshot import EngineSnapshot
-from ctilink.dialer.dialer import AttemptRecorded, ContactUpdated
+from ctilink.dialer.dialer import AttemptRecorded, CampaignState, CampaignStateChanged, ContactUpdated
 from ctilink.esl.commands import Command, Originate
 from ctilink.events import JobCompleted
 from ctilink.store import CallRecord as StoredCallRecord
@@ -45,7 +45,38 @@ from ctilink.store.base import Store
 log = structlog.get_logger("ctilink.persist")
 
 
-__all__ = ["PersistFirst", "Persister", "stored_call_record", "submit_dialer_note", "write_dialer_notes"]
+__all__ = [
+    "PersistFirst",
+    "Persister",
+    "load_run_states",
+    "save_run_state",
+    "stored_call_record",
+    "submit_dialer_note",
+    "write_dialer_notes",
+]
+
+#: Key of a campaign's run state in its ``campaign`` configuration override (the store's
+#: ``config_overrides`` row for the campaign; other keys of that blob are kept as they are).
+RUN_STATE_KEY = "run_state"
+
+
+def save_run_state(store: Store, campaign: str, state: CampaignState, at: float) -> None:
+    """Record the campaign's run state (an operator's pause or stop must outlive a restart)."""
+    blob = dict(store.get_config("campaign", campaign) or {})
+    blob[RUN_STATE_KEY] = state.value
+    store.put_config("campaign", campaign, blob, at)
+
+
+def load_run_states(store: Store) -> dict[str, CampaignState]:
+    """The last recorded run state of every campaign that has one (unreadable values are skipped:
+    the campaign then starts as its ``autostart`` says)."""
+    states = {}
+    for name, blob in store.list_configs("campaign").items():
+        try:
+            states[name] = CampaignState(blob.get(RUN_STATE_KEY))
+        except ValueError:
+            continue
+    return states
 
 
 def _plain(value: Any) -> Any:
@@ -100,6 +131,10 @@ class Persister:
         if isinstance(note, ContactUpdated | AttemptRecorded):
             if self.dialer_notes:
                 submit_dialer_note(self.writer, note, self._done)
+            return
+        if isinstance(note, CampaignStateChanged):
+            # read-modify-write in the writer's transaction: other override keys stay as they were
+            self.writer.submit(save_run_state, note.campaign, note.state, note.at, on_done=self._done)
             return
         kind = type(note).__name__
         if kind == "StickyRemembered":
