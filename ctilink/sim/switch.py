@@ -334,8 +334,8 @@ class SimulatedSwitch:
                         raise SimulationError(f"engine deadline {d} did not move after tick({sched.now})")
                 self._apply(effects)
             elif t is not None and t <= now:
-                timer = sched.pop_due(now)
-                assert timer is not None
+                # ``t`` is the live action on top (next_time just dropped cancelled ones): run it.
+                timer = sched.pop_next()
                 timer.fn(*timer.args)
                 stuck = 0
             else:
@@ -365,40 +365,56 @@ class SimulatedSwitch:
 
     def _drain(self) -> None:
         outbox = self.fabric.outbox
+        if not outbox:
+            return
+        popleft = outbox.popleft
         engine = self.engine
+        sched = self.scheduler
         parties = self.parties.observe
         agents = self.agents.observe_event
+        apply = self._apply
         while outbox:
-            event = outbox.popleft()
+            event = popleft()
             parties(event)
             agents(event)
             if self.keep_events:
                 self.events_seen.append(event)
-            for hook in self.on_event:
-                hook(event)
+            if self.on_event:
+                for hook in self.on_event:
+                    hook(event)
             self.events_sent += 1
-            self._apply(engine.handle(event, self.scheduler.now))
+            apply(engine.handle(event, sched.now))
 
     def _apply(self, effects: EffectsLike) -> None:
-        for cmd in effects.commands:
-            if self.keep_commands:
-                self.commands_seen.append(cmd)
-            for hook in self.on_command:
-                hook(cmd)
-            if self.validate_commands:
-                try:
-                    render(cmd)
-                except (UnsafeValueError, TypeError) as exc:
-                    self.render_errors.append(CommandError(self.now, cmd, f"unsafe: {exc}"))
-                    continue
-            self.fabric.submit(cmd)
-        for note in effects.notifications:
-            if self.keep_notifications:
-                self.notifications.append(note)
-            self.stats.observe(note, self.now)
-            self.agents.observe_notification(note)
-            for hook in self.on_notification:
-                hook(note)
+        commands = effects.commands
+        if commands:
+            fabric = self.fabric
+            for cmd in commands:
+                if self.keep_commands:
+                    self.commands_seen.append(cmd)
+                if self.on_command:
+                    for hook in self.on_command:
+                        hook(cmd)
+                if self.validate_commands:
+                    try:
+                        render(cmd)
+                    except (UnsafeValueError, TypeError) as exc:
+                        self.render_errors.append(CommandError(self.now, cmd, f"unsafe: {exc}"))
+                        continue
+                fabric.submit(cmd)
+        notifications = effects.notifications
+        if notifications:
+            sched = self.scheduler
+            observe = self.stats.observe
+            agents = self.agents.observe_notification
+            for note in notifications:
+                if self.keep_notifications:
+                    self.notifications.append(note)
+                observe(note, sched.now)
+                agents(note)
+                if self.on_notification:
+                    for hook in self.on_notification:
+                        hook(note)
 
 
 __all__ = ["CallerStream", "EngineLike", "SimulatedSwitch", "SimulationError"]
