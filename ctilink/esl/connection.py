@@ -527,16 +527,7 @@ class EslConnection:
     def api(self, cmd: str | Command, timeout: float = 10.0) -> ApiResult:
         """Run ``api <cmd>`` and return its body. Raises EslTimeout / EslDisconnected."""
         text, verb, _ = _command_text(cmd)
-        session = self._require_session()
-        start = time.monotonic()
-        try:
-            reply = session.request(f"api {text}", timeout)
-        except EslError:
-            self.metrics.command_failed(verb)
-            raise
-        result = ApiResult(verb=verb, body=reply.text, seconds=time.monotonic() - start)
-        self.metrics.command(verb, result.seconds, result.ok)
-        return result
+        return self._wait(self._submit(text, verb, None), verb, timeout)
 
     def bgapi(self, cmd: str | Command, timeout: float = 10.0) -> JobHandle:
         """Run ``bgapi <cmd>`` with a Job-UUID; the handle completes on its BACKGROUND_JOB.
@@ -546,29 +537,7 @@ class EslConnection:
         ``job_uuid`` (Originate, Eavesdrop) keeps it, so the core can correlate the outcome.
         """
         text, verb, job_uuid = _command_text(cmd)
-        job_uuid = job_uuid or str(uuid_mod.uuid4())
-        if not _JOB_UUID.match(job_uuid):
-            raise UnsafeCommandError(f"job uuid {job_uuid[:70]!r} is not a safe token")
-        if job_uuid in self._jobs:
-            raise EslCommandError(f"job {job_uuid} is already in flight")
-        session = self._require_session()
-        result = gevent.event.AsyncResult()
-        self._jobs[job_uuid] = (verb, result)
-        start = time.monotonic()
-        try:
-            reply = session.request(f"bgapi {text}\nJob-UUID: {job_uuid}", timeout)
-        except EslError:
-            self._jobs.pop(job_uuid, None)
-            self.metrics.command_failed(verb)
-            raise
-        seconds = time.monotonic() - start
-        reply_text = reply.headers.get("Reply-Text", "")
-        if not reply_text.startswith("+OK"):
-            self._jobs.pop(job_uuid, None)
-            self.metrics.command(verb, seconds, ok=False)
-            raise EslCommandError(f"bgapi {verb} refused: {reply_text[:120]!r}")
-        self.metrics.command(verb, seconds, ok=True)
-        return JobHandle(job_uuid, verb, result)
+        return self._wait(self._submit(text, verb, job_uuid or str(uuid_mod.uuid4())), verb, timeout)
 
     def send(self, cmd: Command) -> gevent.event.AsyncResult:
         """Write ``cmd`` now and return at once: the result gets its ApiResult (api) or JobHandle
@@ -579,19 +548,40 @@ class EslConnection:
         setvar, answer and hold music would otherwise delay the agent's originate).
         """
         text, verb, job_uuid = _command_text(cmd)
+        return self._submit(text, verb, job_uuid)
+
+    def _wait(self, pending: gevent.event.AsyncResult, verb: str, timeout: float) -> Any:
+        try:
+            return pending.get(timeout=timeout)
+        except gevent.Timeout:
+            self.metrics.command_failed(verb)
+            raise EslTimeout(f"no reply to {verb!r} within {timeout}s") from None
+
+    def _submit(self, text: str, verb: str, job_uuid: str | None) -> gevent.event.AsyncResult:
+        """Write one command (``bgapi`` when it has a ``job_uuid``); the result settles on its reply."""
         session = self._require_session()
-        background = render(cmd).verb == "bgapi"
+        background = job_uuid is not None
         out = gevent.event.AsyncResult()
         start = time.monotonic()
         if background:
-            job_uuid = job_uuid or str(uuid_mod.uuid4())
+            if not _JOB_UUID.match(job_uuid):
+                raise UnsafeCommandError(f"job uuid {job_uuid[:70]!r} is not a safe token")
             if job_uuid in self._jobs:
                 raise EslCommandError(f"job {job_uuid} is already in flight")
             job = gevent.event.AsyncResult()
             self._jobs[job_uuid] = (verb, job)
-            pending = session.submit(f"bgapi {text}\nJob-UUID: {job_uuid}")
+            try:
+                pending = session.submit(f"bgapi {text}\nJob-UUID: {job_uuid}")
+            except EslError:
+                self._jobs.pop(job_uuid, None)
+                self.metrics.command_failed(verb)
+                raise
         else:
-            pending = session.submit(f"api {text}")
+            try:
+                pending = session.submit(f"api {text}")
+            except EslError:
+                self.metrics.command_failed(verb)
+                raise
 
         def settle(reply_result: gevent.event.AsyncResult) -> None:
             seconds = time.monotonic() - start

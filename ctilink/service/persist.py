@@ -23,8 +23,6 @@ retried per the campaign's rules instead of dialing a contact whose state could 
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
@@ -38,6 +36,7 @@ from ctilink.core.snapshot import EngineSnapshot
 from ctilink.dialer.dialer import AttemptRecorded, CampaignState, CampaignStateChanged, ContactUpdated
 from ctilink.esl.commands import Command, Originate
 from ctilink.events import JobCompleted
+from ctilink.service.api.serialize import plain
 from ctilink.store import CallRecord as StoredCallRecord
 from ctilink.store import StoreWriter
 from ctilink.store.base import Store
@@ -79,21 +78,9 @@ def load_run_states(store: Store) -> dict[str, CampaignState]:
     return states
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
-
-
 def stored_call_record(record: Any) -> StoredCallRecord:
     """The store's row for an engine :class:`~ctilink.core.CallRecord` (indexed columns + JSON)."""
-    data = _plain(record)
+    data = plain(record)
     number = record.caller_number if record.caller_number and record.caller_number.isprintable() else None
     return StoredCallRecord(
         call_id=record.call_id,
