@@ -42,11 +42,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ctilink.core import AgentProfile, Engine, EngineConfig, QueueConfig  # noqa: E402
-from ctilink.core import requests as rq  # noqa: E402
-from ctilink.esl.commands import Originate  # noqa: E402
-from ctilink.events import ChannelParked  # noqa: E402
-from ctilink.sim import AgentBehaviour, CallerBehaviour, Exponential, LogNormal, SimulatedSwitch, Uniform  # noqa: E402
+from ctilink.core import AgentProfile, Engine, EngineConfig, QueueConfig
+from ctilink.core import requests as rq
+from ctilink.esl.commands import Originate
+from ctilink.events import ChannelParked
+from ctilink.sim import AgentBehaviour, CallerBehaviour, Exponential, LogNormal, SimulatedSwitch, Uniform
 
 LANGS = [f"lang{i:02d}" for i in range(20)]
 PRODUCTS = [f"prod{i:02d}" for i in range(50)]
@@ -156,18 +156,27 @@ def percentile(values: list[int], q: float) -> float:
     return ordered[k] / 1000.0  # microseconds
 
 
-def run_scale(n_agents: int, *, seed: int, samples: int, warmup_s: float, cap_s: float, profile: bool) -> dict[str, Any]:
+def run_scale(
+    n_agents: int, *, seed: int, samples: int, warmup_s: float, cap_s: float, profile: bool
+) -> dict[str, Any]:
     rng = random.Random(seed)
     t_build = time.perf_counter()
     config = build_config(n_agents, rng)
     ids = random.Random(f"ids:{seed}")
-    engine = Engine(config, rng=random.Random(seed), id_factory=lambda: str(uuidlib.UUID(int=ids.getrandbits(128), version=4)))
+    engine = Engine(
+        config, rng=random.Random(seed), id_factory=lambda: str(uuidlib.UUID(int=ids.getrandbits(128), version=4))
+    )
     timed = TimedEngine(engine)
     sim = SimulatedSwitch(timed, seed=seed, keep_notifications=False, keep_commands=False)
     build_s = time.perf_counter() - t_build
 
-    behaviour = AgentBehaviour(ring_delay=Uniform(0.5, 3.0), p_no_answer=0.02, p_busy=0.01, p_end_wrap_up_early=0.3,
-                               wrap_up_time=Uniform(1.0, 4.0))
+    behaviour = AgentBehaviour(
+        ring_delay=Uniform(0.5, 3.0),
+        p_no_answer=0.02,
+        p_busy=0.01,
+        p_end_wrap_up_early=0.3,
+        wrap_up_time=Uniform(1.0, 4.0),
+    )
     sim.add_agents([a.id for a in config.agents], behaviour, login_at=0.0)
     per_dept = n_agents / 2
     mu = per_dept / AHT_S  # calls/s one department can serve
@@ -248,7 +257,9 @@ def main() -> None:
 
     small = run_scale(args.small, seed=args.seed, samples=args.samples, warmup_s=600.0, cap_s=20_000.0, profile=False)
     print("small:", json.dumps(small), flush=True)
-    large = run_scale(args.large, seed=args.seed, samples=args.samples, warmup_s=300.0, cap_s=600.0, profile=args.profile)
+    large = run_scale(
+        args.large, seed=args.seed, samples=args.samples, warmup_s=300.0, cap_s=600.0, profile=args.profile
+    )
     profile_text = large.pop("profile", None)
     print("large:", json.dumps(large), flush=True)
     if profile_text:

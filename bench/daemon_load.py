@@ -83,6 +83,7 @@ ring_timeout_s = 30
 
 # -- the child: the daemon ------------------------------------------------------------------------
 
+
 def run_daemon(config_path: str) -> None:
     from gevent import monkey
 
@@ -113,6 +114,7 @@ def run_daemon(config_path: str) -> None:
 
 
 # -- the parent: the switch and the callers -------------------------------------------------------
+
 
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -180,8 +182,9 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory(prefix="ctilink-bench-")
     config_path = Path(tmp.name) / "ctilink.toml"
     config_path.write_text(_config(switch.port, str(Path(tmp.name) / "ctilink.db")))
-    child = subprocess.Popen([sys.executable, __file__, "--daemon", str(config_path)], stdout=subprocess.PIPE,
-                             text=True)
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--daemon", str(config_path)], stdout=subprocess.PIPE, text=True
+    )
     assert child.stdout is not None
     gevent.get_hub().threadpool.spawn(child.stdout.readline).get(timeout=120)
 
@@ -238,20 +241,31 @@ def main() -> None:
     child.wait(30)
     switch.stop()
     tmp.cleanup()
-    print(json.dumps({
-        "light_probes": len(light), "loaded_probes": len(loaded), "probes_lost": len(probes) - len(loaded),
-        "park_to_originate_p50_ms_loaded": round(_pct(loaded, 0.5) * 1000, 2) if loaded else None,
-        "concurrent_calls_at_end": concurrent_now,
-    }), file=sys.stderr)
-    print(json.dumps({
-        "calls": CONCURRENT,
-        "agents": LOAD_AGENTS + PROBE_AGENTS,
-        "cpu_percent": round(100 * (cpu1 - cpu0) / (wall1 - wall0), 1),
-        "rss_mb": round(rss, 1),
-        "park_to_originate_p50_ms": round(_pct(light, 0.5) * 1000, 2),
-        "park_to_originate_p99_ms": round(_pct(light, 0.99) * 1000, 2),
-        "park_to_originate_p99_ms_loaded": round(_pct(loaded, 0.99) * 1000, 2) if loaded else None,
-    }))
+    print(
+        json.dumps(
+            {
+                "light_probes": len(light),
+                "loaded_probes": len(loaded),
+                "probes_lost": len(probes) - len(loaded),
+                "park_to_originate_p50_ms_loaded": round(_pct(loaded, 0.5) * 1000, 2) if loaded else None,
+                "concurrent_calls_at_end": concurrent_now,
+            }
+        ),
+        file=sys.stderr,
+    )
+    print(
+        json.dumps(
+            {
+                "calls": CONCURRENT,
+                "agents": LOAD_AGENTS + PROBE_AGENTS,
+                "cpu_percent": round(100 * (cpu1 - cpu0) / (wall1 - wall0), 1),
+                "rss_mb": round(rss, 1),
+                "park_to_originate_p50_ms": round(_pct(light, 0.5) * 1000, 2),
+                "park_to_originate_p99_ms": round(_pct(light, 0.99) * 1000, 2),
+                "park_to_originate_p99_ms_loaded": round(_pct(loaded, 0.99) * 1000, 2) if loaded else None,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

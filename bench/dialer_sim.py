@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ctilink.dialer.pacer import (  # noqa: E402
+from ctilink.dialer.pacer import (
     AgentPhase,
     AgentView,
     DialPhase,
@@ -49,7 +49,7 @@ from ctilink.dialer.pacer import (  # noqa: E402
     PacerSnapshot,
     PredictivePacer,
 )
-from ctilink.dialer.policies import AdaptiveDialLevelPacer, PowerPacer, ProgressivePacer  # noqa: E402
+from ctilink.dialer.policies import AdaptiveDialLevelPacer, PowerPacer, ProgressivePacer
 
 P_HUMAN, P_MACHINE, P_BUSY = 0.3, 0.15, 0.1
 RING_TIMEOUT = 20.0
@@ -220,7 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", nargs="+", default=list(POLICIES))
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args(argv)
-    jobs = [(n, p, s, args.hours) for n in sorted(args.agents, reverse=True) for p in args.policies for s in range(args.seeds)]
+    jobs = [
+        (n, p, s, args.hours)
+        for n in sorted(args.agents, reverse=True)
+        for p in args.policies
+        for s in range(args.seeds)
+    ]
     with multiprocessing.Pool(min(2, args.processes)) as pool:
         done = pool.map(_job, jobs, chunksize=1)
     results = []

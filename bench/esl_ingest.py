@@ -48,11 +48,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ctilink.esl import fixtures  # noqa: E402
-from ctilink.esl.framing import FrameReader  # noqa: E402
-from ctilink.esl.normalize import Normalizer  # noqa: E402
+from ctilink.esl.framing import FrameReader
+from ctilink.esl.normalize import Normalizer
+from ctilink.testing.recordings import Recordings
 
 SCENARIO = "load_burst"
+RECORDINGS = Recordings(Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "esl")
 PASSWORD = "ClueCon"
 CORE_UUID = "6e3f189d-0920-4734-a335-e58e977985b0"
 BATCH = 256 * 1024
@@ -69,10 +70,10 @@ def event_frames(kind: str) -> list[bytes]:
     if kind == "plain":
         return [
             r.data
-            for r in fixtures.controller_records(SCENARIO)
+            for r in RECORDINGS.controller_records(SCENARIO)
             if r.dir == "recv" and b"Content-Type: text/event-plain\n" in r.data[:80]
         ]
-    data = fixtures.json_stream(SCENARIO)
+    data = RECORDINGS.json_stream(SCENARIO)
     out = []
     for frame in FrameReader().feed(data):
         if frame.content_type == "text/event-json":
@@ -338,8 +339,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--events", type=int, default=200_000, help="at least this many events per client")
     args = parser.parse_args()
-    if not fixtures.available():
-        sys.exit(f"fixtures not found in {fixtures.fixtures_dir()}")
 
     per_burst = len(event_frames("json"))
     reps = math.ceil(args.events / per_burst)
@@ -373,7 +372,9 @@ def main() -> None:
         loop_json = n / run_socket_loop(server.port, n, "json")
     with Server("plain", reps, server_cpu) as server:
         loop_plain = n / run_socket_loop(server.port, n, "plain")
-    print(f"socket + FrameReader + Normalizer: event json {loop_json:,.0f} events/s, event plain {loop_plain:,.0f} events/s")
+    print(
+        f"socket + FrameReader + Normalizer: event json {loop_json:,.0f} events/s, event plain {loop_plain:,.0f} events/s"
+    )
 
     with Server("plain", reps, server_cpu) as server:
         gs_eps = n / run_greenswitch(server.port, n)

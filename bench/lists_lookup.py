@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ctilink.lists import Entry, EntryKind, ListMatcher, ListName  # noqa: E402
+from ctilink.lists import Entry, EntryKind, ListMatcher, ListName
 
 SCOPES = ["did:+442071234567", "queue:support", "global"]
 LOOKUPS = 200_000
@@ -48,8 +48,16 @@ def build(n: int, rng: random.Random) -> tuple[ListMatcher, list[str], float]:
         digits = rng.randrange(2, 9)
         prefix = "+44" + str(rng.randrange(10 ** (digits - 1), 10**digits))
         scope = rng.choice(["global", "queue:support", "queue:sales"])
-        old = matcher.add(Entry(list_name=bl, number=prefix, kind=EntryKind.PREFIX, scope=scope, added_at=0.0,
-                                expires_at=None if added % 3 else 10.0))
+        old = matcher.add(
+            Entry(
+                list_name=bl,
+                number=prefix,
+                kind=EntryKind.PREFIX,
+                scope=scope,
+                added_at=0.0,
+                expires_at=None if added % 3 else 10.0,
+            )
+        )
         added += old is None
     return matcher, numbers, time.perf_counter() - started
 
@@ -84,8 +92,17 @@ def main() -> None:
     p99_1m = p99_lookup_us(big, big_numbers, rng)
     print(f"1M entries: p99 {p99_1m:.2f} us", flush=True)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"entries": len(big), "lookup_us_p99": round(p99_1m, 2), "lookup_us_p99_1k": round(p99_1k, 2),
-                      "load_s": round(load_s, 2), "rss_mb": round(rss_mb, 1)}))
+    print(
+        json.dumps(
+            {
+                "entries": len(big),
+                "lookup_us_p99": round(p99_1m, 2),
+                "lookup_us_p99_1k": round(p99_1k, 2),
+                "load_s": round(load_s, 2),
+                "rss_mb": round(rss_mb, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -67,12 +67,22 @@ def main() -> None:
     hook_server.start()
 
     base = demo_config(AGENTS, http="127.0.0.1:0", metrics="127.0.0.1:0").model_dump(mode="python")
-    base.update({
-        "api": {"tokens": [{"name": "bench", "token": TOKEN, "role": "admin"}]},
-        "webhooks": {"endpoints": [{"name": "crm", "url": f"http://127.0.0.1:{hook_server.server_port}/hook",
-                                    "secret": "bench-secret", "events": ["ScreenPop"]}]},
-        "store": {"path": "unused.db", "synchronous": "NORMAL"},
-    })
+    base.update(
+        {
+            "api": {"tokens": [{"name": "bench", "token": TOKEN, "role": "admin"}]},
+            "webhooks": {
+                "endpoints": [
+                    {
+                        "name": "crm",
+                        "url": f"http://127.0.0.1:{hook_server.server_port}/hook",
+                        "secret": "bench-secret",
+                        "events": ["ScreenPop"],
+                    }
+                ]
+            },
+            "store": {"path": "unused.db", "synchronous": "NORMAL"},
+        }
+    )
     base["metrics"]["enabled"] = False
     config = parse_config(json.loads(json.dumps(base, default=str)), "<bench>")
     sim = build_demo(config, seed=7, load=0.9)
@@ -113,11 +123,21 @@ def main() -> None:
     daemon.stop()
     gevent.killall(clients, timeout=2)
     hook_server.stop(timeout=1)
-    print(f"offers={len(offered_at)} sse_samples={len(sse_ms)} webhook_samples={len(hook_ms)} "
-          f"sim_seconds={sim.now:.0f} speed={args.speed}")
-    print(json.dumps({"sse_p50_ms": _pct(sse_ms, 0.50), "sse_p99_ms": _pct(sse_ms, 0.99),
-                      "webhook_p50_ms": _pct(hook_ms, 0.50), "webhook_p99_ms": _pct(hook_ms, 0.99),
-                      "pops": daemon.screenpop.pops}))
+    print(
+        f"offers={len(offered_at)} sse_samples={len(sse_ms)} webhook_samples={len(hook_ms)} "
+        f"sim_seconds={sim.now:.0f} speed={args.speed}"
+    )
+    print(
+        json.dumps(
+            {
+                "sse_p50_ms": _pct(sse_ms, 0.50),
+                "sse_p99_ms": _pct(sse_ms, 0.99),
+                "webhook_p50_ms": _pct(hook_ms, 0.50),
+                "webhook_p99_ms": _pct(hook_ms, 0.99),
+                "pops": daemon.screenpop.pops,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

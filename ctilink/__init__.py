@@ -40,7 +40,7 @@ from ctilink.core import (
     requests,
 )
 from ctilink.esl.commands import UnsafeValueError, render
-from ctilink.events import *  # noqa: F401,F403  (public API: the typed events)
+from ctilink.events import *  # noqa: F403  (public API: the typed events)
 from ctilink.events import __all__ as _event_names
 from ctilink.lists import ListMatcher, normalize_number
 

@@ -33,8 +33,10 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     print(json.dumps(masked_dump(config), indent=2, sort_keys=True))
-    print(f"{args.file}: OK ({len(config.nodes)} nodes, {len(config.queues)} queues, {len(config.agents)} agents)",
-          file=sys.stderr)
+    print(
+        f"{args.file}: OK ({len(config.nodes)} nodes, {len(config.queues)} queues, {len(config.agents)} agents)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -47,8 +49,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    configure_logging(fmt=config.logging.format, level=config.logging.level,
-                      mask_numbers=config.logging.mask_numbers)
+    configure_logging(fmt=config.logging.format, level=config.logging.level, mask_numbers=config.logging.mask_numbers)
     try:
         daemon = Daemon.live(config)
     except ValueError as exc:
@@ -64,10 +65,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from ctilink.service.demo import run_demo
 
     configure_logging(fmt="console" if sys.stderr.isatty() else "json", level="warning")
-    summary = run_demo(speed=args.speed, duration_s=args.duration, seed=args.seed, agents=args.agents,
-                       http=args.http, metrics=args.metrics, progress_every_s=args.progress_every)
-    print(json.dumps({k: summary[k] for k in ("virtual_s", "offered", "answered", "abandoned", "service_level",
-                                               "asa_s", "abandon_rate", "occupancy")}))
+    summary = run_demo(
+        speed=args.speed,
+        duration_s=args.duration,
+        seed=args.seed,
+        agents=args.agents,
+        http=args.http,
+        metrics=args.metrics,
+        progress_every_s=args.progress_every,
+    )
+    print(
+        json.dumps(
+            {
+                k: summary[k]
+                for k in (
+                    "virtual_s",
+                    "offered",
+                    "answered",
+                    "abandoned",
+                    "service_level",
+                    "asa_s",
+                    "abandon_rate",
+                    "occupancy",
+                )
+            }
+        )
+    )
     return 0
 
 
@@ -160,8 +183,8 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
             row: dict[str, object] = {"campaign": name, "contacts": len(contacts), "by_status": statuses}
             cfg = configured.get(name)
             if cfg is not None:
-                row["mode"] = getattr(cfg, "mode").value
-                row["queue"] = getattr(cfg, "queue")
+                row["mode"] = cfg.mode.value
+                row["queue"] = cfg.queue
             if args.campaign_cmd == "stats":
                 outcomes: dict[str, int] = {}
                 for contact in contacts:
@@ -216,12 +239,18 @@ def build_parser() -> argparse.ArgumentParser:
     imp = campaign_sub.add_parser("import", help="import a CSV of contacts (validated; exit 2 on rejected rows)")
     imp.add_argument("file")
     imp.add_argument("--campaign", required=True)
-    imp.add_argument("--map", required=True,
-                     help="field=column pairs: contact_id and number required, priority and timezone optional")
+    imp.add_argument(
+        "--map",
+        required=True,
+        help="field=column pairs: contact_id and number required, priority and timezone optional",
+    )
     imp.add_argument("--region", default=None, help="region for national numbers (default: the campaign's, or US)")
     imp.add_argument("--partial", action="store_true", help="import the good rows even if some are bad")
-    for p in (imp, campaign_sub.add_parser("list", help="campaigns and their contacts by status"),
-              campaign_sub.add_parser("stats", help="contacts by status and attempts by outcome, from the store")):
+    for p in (
+        imp,
+        campaign_sub.add_parser("list", help="campaigns and their contacts by status"),
+        campaign_sub.add_parser("stats", help="contacts by status and attempts by outcome, from the store"),
+    ):
         p.add_argument("--db", default="ctilink.db", help="SQLite store file (the daemon's store.path)")
         p.add_argument("-c", "--config", default=None, help="TOML configuration (its [[campaigns]])")
         if p is not imp:

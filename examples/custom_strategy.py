@@ -22,10 +22,10 @@ def juniors_first(candidates: Sequence[CandidateAgent], call: CallInfo) -> list[
 
 
 def main(hours: float = 1.0, seed: int = 7) -> dict[str, object]:
-    agents = [AgentProfile(id=f"{1001 + i}", endpoints=[f"user/{1001 + i}"], skills={"support": 3 + i})
-              for i in range(6)]
-    config = EngineConfig(queues=[QueueConfig(name="support", strategy="juniors-first", wrap_up_s=5)],
-                          agents=agents)
+    agents = [
+        AgentProfile(id=f"{1001 + i}", endpoints=[f"user/{1001 + i}"], skills={"support": 3 + i}) for i in range(6)
+    ]
+    config = EngineConfig(queues=[QueueConfig(name="support", strategy="juniors-first", wrap_up_s=5)], agents=agents)
     engine = Engine(config, rng=random.Random(seed), strategies={"juniors-first": juniors_first})
     sim = SimulatedSwitch(engine, seed=seed)
     sim.add_agents([a.id for a in agents], AgentBehaviour())
@@ -35,8 +35,10 @@ def main(hours: float = 1.0, seed: int = 7) -> dict[str, object]:
     for note in sim.notifications:
         if type(note).__name__ == "CallAnswered":
             answered_by[note.agent_id] = answered_by.get(note.agent_id, 0) + 1
-    summary = {"answered_by_agent": dict(sorted(answered_by.items())), **{
-        k: sim.stats.summary()[k] for k in ("offered", "answered", "abandoned", "service_level")}}
+    summary = {
+        "answered_by_agent": dict(sorted(answered_by.items())),
+        **{k: sim.stats.summary()[k] for k in ("offered", "answered", "abandoned", "service_level")},
+    }
     print(summary)
     return summary
 

@@ -25,20 +25,48 @@ MONDAY_10_UTC = 1_700_474_400.0  # 2023-11-20 10:00 in London
 
 
 def main(contacts: int = 6) -> dict[str, Any]:
-    campaign = CampaignConfig(name="renewals", mode=Mode.PREVIEW, queue="outbound", region="GB",
-                              caller_id_number="442070000000", preview_timeout_s=60,
-                              windows=(CallingWindow(start=dt.time(9), end=dt.time(20)),))
-    engine = Engine(EngineConfig(queues=[QueueConfig(name="outbound", wrap_up_s=5)],
-                                 agents=[AgentProfile(id="1001", endpoints=["user/1001"])]), rng=random.Random(1))
+    campaign = CampaignConfig(
+        name="renewals",
+        mode=Mode.PREVIEW,
+        queue="outbound",
+        region="GB",
+        caller_id_number="442070000000",
+        preview_timeout_s=60,
+        windows=(CallingWindow(start=dt.time(9), end=dt.time(20)),),
+    )
+    engine = Engine(
+        EngineConfig(
+            queues=[QueueConfig(name="outbound", wrap_up_s=5)],
+            agents=[AgentProfile(id="1001", endpoints=["user/1001"])],
+        ),
+        rng=random.Random(1),
+    )
     dialer = Dialer(dnc=engine.check_dnc)
     dialer.add_campaign(campaign)
-    sim = SimulatedSwitch(CampaignEngine(engine, dialer, MONDAY_10_UTC), seed=1, start=MONDAY_10_UTC,
-                          outbound=OutboundAnswer(ring_delay=Fixed(5.0), p_answer=0.8, p_busy=0.2,
-                                                  behaviour=CallerBehaviour(talk=Fixed(60.0), hangs_up_first=1.0)))
-    dialer.load_contacts("renewals", [
-        CampaignContact(campaign="renewals", contact_id=f"r{i}", number=f"+4420712300{i:02d}",
-                        data={"name": f"Customer {i}"} if i % 3 else {}) for i in range(1, contacts + 1)
-    ], sim.now)
+    sim = SimulatedSwitch(
+        CampaignEngine(engine, dialer, MONDAY_10_UTC),
+        seed=1,
+        start=MONDAY_10_UTC,
+        outbound=OutboundAnswer(
+            ring_delay=Fixed(5.0),
+            p_answer=0.8,
+            p_busy=0.2,
+            behaviour=CallerBehaviour(talk=Fixed(60.0), hangs_up_first=1.0),
+        ),
+    )
+    dialer.load_contacts(
+        "renewals",
+        [
+            CampaignContact(
+                campaign="renewals",
+                contact_id=f"r{i}",
+                number=f"+4420712300{i:02d}",
+                data={"name": f"Customer {i}"} if i % 3 else {},
+            )
+            for i in range(1, contacts + 1)
+        ],
+        sim.now,
+    )
     decisions: list[str] = []
 
     def agent_desktop(note: Any) -> None:
@@ -56,8 +84,11 @@ def main(contacts: int = 6) -> dict[str, Any]:
     sim.run_for(1)
     sim.request(StartCampaign("renewals"))
     sim.run_for(3600)
-    outcomes = {n.attempt.contact_id: n.attempt.outcome for n in sim.notifications
-                if isinstance(n, AttemptRecorded) and n.attempt.ended_at is not None}
+    outcomes = {
+        n.attempt.contact_id: n.attempt.outcome
+        for n in sim.notifications
+        if isinstance(n, AttemptRecorded) and n.attempt.ended_at is not None
+    }
     stats = dialer.stats("renewals", sim.now)
     return {"decisions": decisions, "outcomes": outcomes, "connected": stats.connected, "pending": stats.pending}
 

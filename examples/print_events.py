@@ -7,6 +7,7 @@ Without FreeSWITCH:       python examples/print_events.py --fake   (a fake switc
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from ctilink.esl.connection import EslConnection
 from ctilink.events import ChannelEvent, Event, RawEvent
@@ -37,7 +38,11 @@ def main(argv: list[str], limit: int | None = None) -> list[Event]:
     try:
         if fake is not None:
             conn.wait_connected(10)
-            expected = fake.replay("inbound_queue_answered")
+            from ctilink.testing.recordings import Recordings
+
+            # A recording shipped with the project's tests: one inbound call, queued and answered.
+            recorded = Recordings(Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "esl")
+            expected = fake.replay(recorded.json_stream("inbound_queue_answered"))
             limit = expected if limit is None else limit
         for event in conn.events():
             if event.resync:

@@ -43,13 +43,15 @@ def toy_crm(environ: dict[str, Any], start_response: Callable[..., Any]) -> list
 def main(pops_wanted: int = 4, seed: int = 3) -> list[ctilink.ScreenPop]:
     crm = gevent.pywsgi.WSGIServer(("127.0.0.1", 0), toy_crm, log=None)
     crm.start()
-    config = parse_config({
-        "http": {"enabled": False},
-        "metrics": {"enabled": False},
-        "crm": {"url_template": f"http://127.0.0.1:{crm.server_port}/customers?phone={{number}}"},
-        "queues": [{"name": "support", "wrap_up_s": 5}],
-        "agents": [{"id": "1001", "endpoints": ["user/1001"], "skills": {}}],
-    })
+    config = parse_config(
+        {
+            "http": {"enabled": False},
+            "metrics": {"enabled": False},
+            "crm": {"url_template": f"http://127.0.0.1:{crm.server_port}/customers?phone={{number}}"},
+            "queues": [{"name": "support", "wrap_up_s": 5}],
+            "agents": [{"id": "1001", "endpoints": ["user/1001"], "skills": {}}],
+        }
+    )
     sim = SimulatedSwitch(Engine(config.engine_config(), rng=random.Random(seed)), seed=seed)
     sim.add_agents(["1001"])
     caller = CallerBehaviour(patience=Exponential(300), talk=LogNormal(60, 0.3))

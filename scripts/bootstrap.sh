@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv with ctilink and its test extras on a fresh Debian 12 machine.
+# Creates .venv with ctilink and its test extras (versions from constraints.txt) on a fresh Debian 12 machine.
 # Installs python3-venv from apt when the interpreter lacks ensurepip (stock Debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +17,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 stamp="$VENV/.ctilink-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e '.[test]'
+  "$VENV/bin/python" -m pip install -q -c constraints.txt -e '.[test]'
   touch "$stamp"
 fi

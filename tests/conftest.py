@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from ctilink.esl import fixtures
+from ctilink.testing.recordings import Recordings
+
+# The recorded FreeSWITCH 1.10.12 traffic the project ships (tests/fixtures/README.md).
+RECORDINGS_DIR = Path(__file__).resolve().parent / "fixtures"
 
 # CI must be reproducible: the same examples on every run (and no example database carried over).
 # Local runs keep exploring with fresh randomness and remember what failed.
@@ -16,7 +20,13 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    # CI runs with ../shared beside the checkout: recorded-traffic tests must run there, not skip.
-    if os.environ.get("CI") and not fixtures.available():
-        raise pytest.UsageError(f"CI: the recorded ESL fixtures are missing at {fixtures.fixtures_dir()}")
+@pytest.fixture(scope="session")
+def recordings() -> Recordings:
+    """The 13 call-centre scenarios (a controller with ``event plain ALL`` and a JSON listener)."""
+    return Recordings(RECORDINGS_DIR / "esl")
+
+
+@pytest.fixture(scope="session")
+def ctilink_recordings() -> Recordings:
+    """ctilink's own daemon connection to a real FreeSWITCH, in the situations where it failed."""
+    return Recordings(RECORDINGS_DIR / "esl-ctilink")

@@ -12,8 +12,9 @@ from ctilink.service.callbacks import Callbacks
 
 
 def _note() -> nt.AgentStateChanged:
-    return nt.AgentStateChanged(agent_id="1001", old=AgentState.LOGGED_OUT, new=AgentState.AVAILABLE,
-                                reason=None, duration_s=0.0, at=1.0)
+    return nt.AgentStateChanged(
+        agent_id="1001", old=AgentState.LOGGED_OUT, new=AgentState.AVAILABLE, reason=None, duration_s=0.0, at=1.0
+    )
 
 
 def test_raising_and_hanging_callbacks_are_isolated_and_counted() -> None:

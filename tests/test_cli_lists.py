@@ -23,9 +23,11 @@ def _numbers(db: Path) -> set[str]:
 def test_bad_row_rejects_the_whole_file_unless_partial(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "ctilink.db"
     csv = tmp_path / "in.csv"
-    csv.write_text(HEADER + "blacklist,+15557770001,global,,spam,ops\n"
-                   "blacklist,not-a-number\\n,global,,x,ops\n"
-                   "dnc,(555) 777-0003,global,,asked,ops\n")
+    csv.write_text(
+        HEADER + "blacklist,+15557770001,global,,spam,ops\n"
+        "blacklist,not-a-number\\n,global,,x,ops\n"
+        "dnc,(555) 777-0003,global,,asked,ops\n"
+    )
     assert main(["lists", "import", str(csv), "--db", str(db)]) == 2
     out = capsys.readouterr()
     assert "in.csv:3: rejected" in out.err and "NOT applied" in out.out

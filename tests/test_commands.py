@@ -3,12 +3,8 @@ specific injection attempts that must be refused with the field named."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-from ctilink.esl.fixtures import fixtures_dir
 from ctilink.esl.command_parse import CommandParseError, fs_separate, parse_command, parse_rendered_wire
 from ctilink.esl.commands import (
     Break,
@@ -26,29 +22,25 @@ from ctilink.esl.commands import (
     UnsafeValueError,
     render,
 )
+from ctilink.testing.recordings import Recordings
 
-FIXTURES = fixtures_dir()
 U1 = "fb7ceee2-7c9b-4407-b9f5-172452f8ce39"
 U2 = "d902c904-7a3b-413f-8ed0-660586b1d96f"
 JOB = "ac7edb4a-28ff-4bbe-9621-1ca268b494c5"
 
 
-def _sent(scenario: str) -> list[str]:
-    out = []
-    for line in (FIXTURES / f"{scenario}.controller.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        if rec["dir"] == "send":
-            out.append(rec["data"])
-    return out
+def _sent(recordings: Recordings, scenario: str) -> list[str]:
+    return [r.data.decode() for r in recordings.controller_records(scenario) if r.dir == "send"]
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason="recorded fixtures not available")
-@pytest.mark.parametrize("scenario", ["inbound_queue_answered", "outbound_preview", "hold_transfer", "dtmf", "agent_busy"])
-def test_recorded_commands_render_byte_for_byte(scenario: str) -> None:
+@pytest.mark.parametrize(
+    "scenario", ["inbound_queue_answered", "outbound_preview", "hold_transfer", "dtmf", "agent_busy"]
+)
+def test_recorded_commands_render_byte_for_byte(recordings: Recordings, scenario: str) -> None:
     """Every api/bgapi command ctilink's predecessor sent parses to a command that renders identically
     (uuid_kill without a cause aside: ctilink always names the cause)."""
     checked = 0
-    for data in _sent(scenario):
+    for data in _sent(recordings, scenario):
         if not (data.startswith("api uuid_") or data.startswith("bgapi originate")):
             continue
         cmd = parse_rendered_wire(data.encode())
@@ -87,10 +79,11 @@ def test_eavesdrop_modes() -> None:
 
 
 def test_caller_id_name_with_comma_space_quote_is_kept_intact() -> None:
-    cmd = Originate(uuid=U1, dial_string="sofia/gateway/gw1/+15557654321", job_uuid=JOB,
-                    caller_id_name="O'Brien, \"Pat\" Zoë")
+    cmd = Originate(
+        uuid=U1, dial_string="sofia/gateway/gw1/+15557654321", job_uuid=JOB, caller_id_name='O\'Brien, "Pat" Zoë'
+    )
     parsed = parse_rendered_wire(render(cmd).wire())
-    assert isinstance(parsed, Originate) and parsed.caller_id_name == "O'Brien, \"Pat\" Zoë"
+    assert isinstance(parsed, Originate) and parsed.caller_id_name == 'O\'Brien, "Pat" Zoë'
     assert parsed.variables == {}
 
 
@@ -102,21 +95,35 @@ def test_caller_id_name_with_comma_space_quote_is_kept_intact() -> None:
         (Originate(uuid=U1, dial_string="user/1001,user/1002", job_uuid=JOB), "Originate.dial_string"),
         (Originate(uuid=U1, dial_string="{x=y}user/1001", job_uuid=JOB), "Originate.dial_string"),
         (Originate(uuid=U1, dial_string="user/1001 &system(rm)", job_uuid=JOB), "Originate.dial_string"),
-        (Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, variables={"ctilink_x": "a}user/666 &bridge("}),
-         "Originate.variables['ctilink_x']"),
-        (Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, variables={"ctilink_x": "a\nb"}),
-         "Originate.variables['ctilink_x']"),
-        (Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, variables={"x=y,z": "1"}),
-         "Originate.variables['x=y,z']"),
-        (Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, variables={"origination_uuid": U2}),
-         "Originate.variables['origination_uuid']"),
-        (Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, caller_id_name="${system(id)}"),
-         "Originate.caller_id_name"),
-        (Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, caller_id_number="1000 x"),
-         "Originate.caller_id_number"),
+        (
+            Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, variables={"ctilink_x": "a}user/666 &bridge("}),
+            "Originate.variables['ctilink_x']",
+        ),
+        (
+            Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, variables={"ctilink_x": "a\nb"}),
+            "Originate.variables['ctilink_x']",
+        ),
+        (
+            Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, variables={"x=y,z": "1"}),
+            "Originate.variables['x=y,z']",
+        ),
+        (
+            Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, variables={"origination_uuid": U2}),
+            "Originate.variables['origination_uuid']",
+        ),
+        (
+            Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, caller_id_name="${system(id)}"),
+            "Originate.caller_id_name",
+        ),
+        (
+            Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, caller_id_number="1000 x"),
+            "Originate.caller_id_number",
+        ),
         (Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, application="system"), "Originate.application"),
-        (Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, application_arg="x) &hangup("),
-         "Originate.application_arg"),
+        (
+            Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, application_arg="x) &hangup("),
+            "Originate.application_arg",
+        ),
         (Originate(uuid=U1, dial_string="user/1001", job_uuid=JOB, timeout_s=True), "Originate.timeout_s"),
         (Hangup(uuid=U1, cause="NORMAL_CLEARING\n\napi fsctl shutdown"), "Hangup.cause"),
         (Playback(uuid=U1, path="system::rm -rf /"), "Playback.path"),

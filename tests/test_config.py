@@ -33,16 +33,21 @@ def test_missing_env_secret_names_the_field(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("CTILINK_ESL_PASSWORD", raising=False)
     with pytest.raises(ConfigError) as info:
         load_config(EXAMPLE)
-    assert ("nodes[0].password", "Value error, environment variable CTILINK_ESL_PASSWORD is not set") in info.value.errors
+    assert (
+        "nodes[0].password",
+        "Value error, environment variable CTILINK_ESL_PASSWORD is not set",
+    ) in info.value.errors
 
 
 def test_errors_name_the_path_and_unknown_keys_are_errors() -> None:
     with pytest.raises(ConfigError) as info:
-        parse_config({
-            "queues": [{"name": "a"}, {"name": "b"}, {"name": "c", "strategy": "no such; strategy"}],
-            "metrics": {"listen": "nowhere"},
-            "http": {"lisen": "127.0.0.1:1"},
-        })
+        parse_config(
+            {
+                "queues": [{"name": "a"}, {"name": "b"}, {"name": "c", "strategy": "no such; strategy"}],
+                "metrics": {"listen": "nowhere"},
+                "http": {"lisen": "127.0.0.1:1"},
+            }
+        )
     paths = _paths(info.value)
     assert "queues[2].strategy" in paths
     assert "metrics.listen" in paths
@@ -63,8 +68,9 @@ def test_cross_references_are_checked() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ctilink.cli", *args], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "ctilink.cli", *args], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
 
 
 def test_check_config_cli_ok_and_error(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -18,7 +17,6 @@ import structlog
 from prometheus_client import REGISTRY, CollectorRegistry
 from structlog.testing import LogCapture
 
-from ctilink.esl.fixtures import fixtures_dir
 from ctilink.esl.backoff import Backoff
 from ctilink.esl.commands import Answer, Bridge, Hangup, Originate, SetVariables
 from ctilink.esl.connection import (
@@ -35,8 +33,8 @@ from ctilink.esl.framing import FrameReader
 from ctilink.esl.normalize import Normalizer
 from ctilink.events import ChannelParked, Event, Heartbeat, JobCompleted, RawEvent, Resynced
 from ctilink.testing.fake_switch import FakeSwitch
+from ctilink.testing.recordings import Recordings
 
-FIXTURES = fixtures_dir()
 WAIT = 10.0  # upper bound for things that happen in milliseconds; never a pass/fail timing
 
 
@@ -110,7 +108,10 @@ def test_connects_authenticates_subscribes_and_resyncs_first(switch: FakeSwitch,
     assert conn.wait_connected(WAIT)
     assert conn.state is ConnState.LIVE
     assert switch.commands[:1] == ["auth ClueCon"]
-    assert switch.commands[1] == "event json CHANNEL_PARK CHANNEL_HANGUP_COMPLETE HEARTBEAT BACKGROUND_JOB CUSTOM sofia::register"
+    assert (
+        switch.commands[1]
+        == "event json CHANNEL_PARK CHANNEL_HANGUP_COMPLETE HEARTBEAT BACKGROUND_JOB CUSTOM sofia::register"
+    )
     assert switch.commands[2:5] == [
         "filter variable_ctilink_queue support",
         "filter Event-Name HEARTBEAT",
@@ -146,10 +147,12 @@ def test_events_arrive_in_freeswitch_order(switch: FakeSwitch, harness: Harness)
     assert metric(registry, "ctilink_esl_buffer_depth", node="fs1") == 0
 
 
-def test_replayed_fixture_gives_the_same_events_as_decoding_the_file(switch: FakeSwitch, harness: Harness) -> None:
+def test_replayed_fixture_gives_the_same_events_as_decoding_the_file(
+    switch: FakeSwitch, harness: Harness, recordings: Recordings
+) -> None:
     expected = []
     normalizer = Normalizer("fs1")
-    for frame in FrameReader().feed((FIXTURES / "hold_transfer.json.esl").read_bytes()):
+    for frame in FrameReader().feed(recordings.json_stream("hold_transfer")):
         event = normalizer.from_frame(frame)
         if event is not None:
             expected.append(event)
@@ -157,7 +160,7 @@ def test_replayed_fixture_gives_the_same_events_as_decoding_the_file(switch: Fak
     conn, _, registry = harness.connect(switch)
     assert conn.wait_connected(WAIT)
     assert isinstance(next_event(conn), Resynced)
-    assert switch.replay("hold_transfer") == 105
+    assert switch.replay(recordings.json_stream("hold_transfer")) == 105
     got = [next_event(conn) for _ in expected]
     assert got == expected
     assert metric(registry, "ctilink_esl_malformed_frames_total", node="fs1") == 0
@@ -175,7 +178,9 @@ def test_api_returns_the_body_and_times_the_command(switch: FakeSwitch, harness:
     assert metric(registry, "ctilink_esl_command_failures_total", node="fs1", verb="uuid_kill") == 1
 
 
-def test_commands_are_rendered_and_raw_strings_with_line_breaks_are_refused(switch: FakeSwitch, harness: Harness) -> None:
+def test_commands_are_rendered_and_raw_strings_with_line_breaks_are_refused(
+    switch: FakeSwitch, harness: Harness
+) -> None:
     conn, _, _ = harness.connect(switch)
     assert conn.wait_connected(WAIT)
     a = switch.inbound_call("15551230001", "Alice Example", "7000", answered=True)
@@ -191,15 +196,19 @@ def test_commands_are_rendered_and_raw_strings_with_line_breaks_are_refused(swit
     with pytest.raises(TypeError):
         conn.api(b"status", timeout=WAIT)  # type: ignore[arg-type]
     conn.api("status", timeout=WAIT)  # a later command proves nothing else was written
-    assert switch.commands[len(before):] == ["api status"]
+    assert switch.commands[len(before) :] == ["api status"]
 
 
 def test_bgapi_job_completes_with_its_background_job(switch: FakeSwitch, harness: Harness) -> None:
     conn, _, registry = harness.connect(switch)
     assert conn.wait_connected(WAIT)
     leg, job = str(uuidlib.uuid4()), str(uuidlib.uuid4())
-    cmd = Originate(uuid=leg, dial_string="sofia/external/agent1001@127.0.0.1:5090", job_uuid=job,
-                    variables={"ctilink_role": "agent"})
+    cmd = Originate(
+        uuid=leg,
+        dial_string="sofia/external/agent1001@127.0.0.1:5090",
+        job_uuid=job,
+        variables={"ctilink_role": "agent"},
+    )
     handle = conn.bgapi(cmd, timeout=WAIT)
     assert handle.job_uuid == job
     done = handle.wait(WAIT)
@@ -278,7 +287,9 @@ def test_commands_before_connecting_fail_fast(harness: Harness) -> None:
         conn.bgapi("status")
 
 
-def test_pending_calls_and_jobs_fail_with_disconnected_when_the_session_ends(switch: FakeSwitch, harness: Harness) -> None:
+def test_pending_calls_and_jobs_fail_with_disconnected_when_the_session_ends(
+    switch: FakeSwitch, harness: Harness
+) -> None:
     release = gevent.event.Event()
 
     def stuck(args: str) -> str:

@@ -45,13 +45,20 @@ def made() -> Iterator[list[EslConnection]]:
         conn.stop()
 
 
-def start(made: list[EslConnection], host: str, port: int, **kw: Any) -> tuple[EslConnection, LogCapture, CollectorRegistry]:
+def start(
+    made: list[EslConnection], host: str, port: int, **kw: Any
+) -> tuple[EslConnection, LogCapture, CollectorRegistry]:
     cap = LogCapture()
     registry = CollectorRegistry()
     kw.setdefault("backoff", Backoff(initial=0.02, cap=0.05, jitter=0.1, rng=random.Random(7)))
     conn = EslConnection(
-        "fs1", host, port, kw.pop("password", "ClueCon"), registry=registry,
-        logger=structlog.wrap_logger(structlog.PrintLogger(), processors=[cap]), **kw,
+        "fs1",
+        host,
+        port,
+        kw.pop("password", "ClueCon"),
+        registry=registry,
+        logger=structlog.wrap_logger(structlog.PrintLogger(), processors=[cap]),
+        **kw,
     )
     made.append(conn)
     conn.start()
@@ -109,8 +116,12 @@ def test_backoff_is_deterministic_with_an_injected_random() -> None:
     attempt=st.integers(0, 5000),
     seed=st.integers(0, 2**32),
 )
-def test_backoff_delay_is_bounded(initial: float, factor: float, jitter: float, multiplier: float, attempt: int, seed: int) -> None:
-    policy = Backoff(initial=initial, cap=initial * factor, jitter=jitter, multiplier=multiplier, rng=random.Random(seed))
+def test_backoff_delay_is_bounded(
+    initial: float, factor: float, jitter: float, multiplier: float, attempt: int, seed: int
+) -> None:
+    policy = Backoff(
+        initial=initial, cap=initial * factor, jitter=jitter, multiplier=multiplier, rng=random.Random(seed)
+    )
     delay = policy.delay(attempt)
     assert initial * (1 - jitter) <= delay <= policy.cap
     assert delay > 0
@@ -119,8 +130,13 @@ def test_backoff_delay_is_bounded(initial: float, factor: float, jitter: float, 
 
 @pytest.mark.parametrize(
     "kwargs, field",
-    [({"initial": 0}, "initial"), ({"initial": 2, "cap": 1}, "cap"), ({"jitter": 1}, "jitter"),
-     ({"multiplier": 0.5}, "multiplier"), ({"cap": float("inf")}, "cap")],
+    [
+        ({"initial": 0}, "initial"),
+        ({"initial": 2, "cap": 1}, "cap"),
+        ({"jitter": 1}, "jitter"),
+        ({"multiplier": 0.5}, "multiplier"),
+        ({"cap": float("inf")}, "cap"),
+    ],
 )
 def test_backoff_rejects_bad_policies(kwargs: dict, field: str) -> None:
     with pytest.raises(ValueError, match=f"Backoff.{field}"):
@@ -133,8 +149,9 @@ def test_backoff_rejects_bad_policies(kwargs: dict, field: str) -> None:
 def test_wrong_password_is_logged_per_attempt_and_retried_with_backoff(switch: FakeSwitch, made: list) -> None:
     floor = 0.05 * (1 - 0.1)
     began = time.monotonic()
-    conn, cap, registry = start(made, switch.host, switch.port, password="wrong",
-                                backoff=Backoff(initial=0.05, cap=0.05, jitter=0.1))
+    conn, cap, registry = start(
+        made, switch.host, switch.port, password="wrong", backoff=Backoff(initial=0.05, cap=0.05, jitter=0.1)
+    )
 
     def auths() -> int:
         return sum(1 for c in switch.commands if c.startswith("auth "))
@@ -178,7 +195,7 @@ def test_socket_dropped_mid_frame_then_reconnect(switch: FakeSwitch, made: list)
     conn, _, registry = start(made, switch.host, switch.port)
     assert conn.wait_connected(WAIT)
     assert isinstance(next_event(conn), Resynced)
-    switch.send_raw(b"Content-Length: 500\nContent-Type: text/event-json\n\n{\"Event-Name\":\"HEART")
+    switch.send_raw(b'Content-Length: 500\nContent-Type: text/event-json\n\n{"Event-Name":"HEART')
     switch.disconnect(notice=False)
     assert isinstance(until(conn, Resynced), Resynced)  # a new session, resynced
     assert conn.wait_connected(WAIT)
@@ -215,7 +232,7 @@ def test_rude_rejection_is_a_clear_acl_error_and_retried(switch: FakeSwitch, mad
 
 
 def test_silence_is_detected_and_the_session_replaced(switch: FakeSwitch, made: list) -> None:
-    conn, cap, registry = start(made, switch.host, switch.port, heartbeat_timeout_s=0.3, connect_timeout_s=0.5)
+    conn, _cap, registry = start(made, switch.host, switch.port, heartbeat_timeout_s=0.3, connect_timeout_s=0.5)
     assert conn.wait_connected(WAIT)
     switch.go_silent()
     assert conn.wait_for_state(ConnState.BACKOFF, WAIT)
@@ -252,7 +269,9 @@ def test_desynchronised_stream_reconnects_and_resyncs(switch: FakeSwitch, made: 
     heartbeat_marks_the_stream(switch, conn, 9)
 
 
-def test_full_buffer_drops_the_session_and_resyncs_after_the_consumer_catches_up(switch: FakeSwitch, made: list) -> None:
+def test_full_buffer_drops_the_session_and_resyncs_after_the_consumer_catches_up(
+    switch: FakeSwitch, made: list
+) -> None:
     conn, cap, registry = start(made, switch.host, switch.port, buffer_size=10)
     assert conn.wait_connected(WAIT)
     for i in range(30):

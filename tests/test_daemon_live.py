@@ -31,14 +31,16 @@ def switch() -> Iterator[FakeSwitch]:
 
 
 def _config(srv: FakeSwitch, tmp_path: Path) -> Config:
-    return parse_config({
-        "nodes": [{"name": "fs-test", "host": srv.host, "port": srv.port, "password": "pw-test"}],
-        "http": {"listen": "127.0.0.1:0"},
-        "metrics": {"listen": "127.0.0.1:0"},
-        "store": {"path": str(tmp_path / "ctilink.db")},
-        "queues": [{"name": "support", "required_skills": {"support": 3}, "wrap_up_s": 0}],
-        "agents": [{"id": "1001", "endpoints": ["user/1001"], "skills": {"support": 5}}],
-    })
+    return parse_config(
+        {
+            "nodes": [{"name": "fs-test", "host": srv.host, "port": srv.port, "password": "pw-test"}],
+            "http": {"listen": "127.0.0.1:0"},
+            "metrics": {"listen": "127.0.0.1:0"},
+            "store": {"path": str(tmp_path / "ctilink.db")},
+            "queues": [{"name": "support", "required_skills": {"support": 3}, "wrap_up_s": 0}],
+            "agents": [{"id": "1001", "endpoints": ["user/1001"], "skills": {"support": 5}}],
+        }
+    )
 
 
 def _get(address: tuple[str, int] | None, path: str) -> tuple[int, bytes]:
@@ -66,7 +68,7 @@ def test_parked_call_reaches_agent_bridged_recorded_and_measured(switch: FakeSwi
         for request in (rq.AgentLogin("1001"), rq.AgentReady("1001")):
             effects = daemon.submit(request).get(timeout=5)
             assert effects.error is None
-        caller = switch.inbound_call("15551230001", "Alice, \"the\" Caller", "7000", {"ctilink_queue": "support"})
+        caller = switch.inbound_call("15551230001", 'Alice, "the" Caller', "7000", {"ctilink_queue": "support"})
         originate = switch.wait_for_command(lambda t: t.startswith("bgapi originate"), timeout=5)
         assert "user/1001" in originate and "ctilink_role=agent" in originate
         bridge = switch.wait_for_command(lambda t: t.startswith("api uuid_bridge"), timeout=5)
@@ -143,7 +145,7 @@ listen = "127.0.0.1:0"
 [metrics]
 enabled = false
 [store]
-path = "{tmp_path / 'ctilink.db'}"
+path = "{tmp_path / "ctilink.db"}"
 [api]
 tokens = [{{ name = "ops", token = "reload-admin-0123456789", role = "admin" }}]
 [[agents]]

@@ -87,8 +87,12 @@ def switch():
 def test_reload_and_graceful_stop(switch: FakeSwitch, tmp_path: Path) -> None:
     config = tmp_path / "ctilink.toml"
     config.write_text(_toml(switch.port, tmp_path / "ctilink.db"))
-    proc = gevent.subprocess.Popen([sys.executable, "-m", "ctilink.cli", "run", "-c", str(config)],
-                                   stderr=gevent.subprocess.PIPE, text=True, cwd=ROOT)
+    proc = gevent.subprocess.Popen(
+        [sys.executable, "-m", "ctilink.cli", "run", "-c", str(config)],
+        stderr=gevent.subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     logs = LogReader(proc)
     try:
         logs.wait_for("daemon_started")

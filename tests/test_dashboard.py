@@ -16,7 +16,7 @@ from ctilink.esl.metrics import EslMetrics
 from ctilink.service.metrics import KpiMetrics
 
 sys.path.insert(0, str(Path(__file__).parent / "core"))
-from core_switch import Switch, agent  # noqa: E402
+from core_switch import Switch, agent
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "examples" / "grafana" / "ctilink-dashboard.json"
@@ -44,9 +44,16 @@ class _Fed(Switch):
 def exported() -> dict[str, set[str]]:
     """Sample name -> label names, from a registry the daemon's metric classes were exercised on."""
     registry = CollectorRegistry()
-    queues = [QueueConfig(name="support", wrap_up_s=2),
-              QueueConfig(name="sales", max_wait_s=5, overflow=OverflowAction(kind="queue", target="support"),
-                          required_skills={"sales": 1}, escalation=[{"after_s": 1, "relax_skills": {"sales": 0}}])]
+    queues = [
+        QueueConfig(name="support", wrap_up_s=2),
+        QueueConfig(
+            name="sales",
+            max_wait_s=5,
+            overflow=OverflowAction(kind="queue", target="support"),
+            required_skills={"sales": 1},
+            escalation=[{"after_s": 1, "relax_skills": {"sales": 0}}],
+        ),
+    ]
     extra = {"sticky": {"enabled": True}} if "sticky" in EngineConfig.model_fields else {}
     cfg = EngineConfig(queues=queues, agents=[agent("1001"), agent("1002")], disposition_codes=["sale"], **extra)
     metrics = KpiMetrics.from_config(registry, cfg, per_agent=True)
@@ -112,13 +119,35 @@ def _feed_dialer_metrics(registry: CollectorRegistry) -> None:
     from ctilink.store.records import CampaignAttempt
 
     dialer = DialerMetrics(registry)
-    dialer.observe(AttemptRecorded(CampaignAttempt(attempt_id="a1", campaign="spring", contact_id="c1",
-                                                   started_at=1.0, ended_at=9.0, outcome="busy")), 9.0)
+    dialer.observe(
+        AttemptRecorded(
+            CampaignAttempt(
+                attempt_id="a1", campaign="spring", contact_id="c1", started_at=1.0, ended_at=9.0, outcome="busy"
+            )
+        ),
+        9.0,
+    )
     dialer.observe(DialRefused("spring", "c2", "dnc", 9.0), 9.0)
-    dialer.refresh([CampaignStats(campaign="spring", state=CampaignState.RUNNING, mode=Mode.PREDICTIVE, pending=1,
-                                  dials_in_flight=2, live_answers=1, connected=1, abandoned=0, abandon_rate=0.0,
-                                  abandon_rate_window=0.0, refused=1, agents_idle=0, agents_working=1,
-                                  dial_level=2.0)])
+    dialer.refresh(
+        [
+            CampaignStats(
+                campaign="spring",
+                state=CampaignState.RUNNING,
+                mode=Mode.PREDICTIVE,
+                pending=1,
+                dials_in_flight=2,
+                live_answers=1,
+                connected=1,
+                abandoned=0,
+                abandon_rate=0.0,
+                abandon_rate_window=0.0,
+                refused=1,
+                agents_idle=0,
+                agents_working=1,
+                dial_level=2.0,
+            )
+        ]
+    )
 
 
 def _dashboard() -> dict:
@@ -204,8 +233,12 @@ def test_wallboard_has_the_headline_figures() -> None:
         if wallboard:
             wallboard.append(panel)
     exprs = " ".join(t["expr"] for p in wallboard for t in p.get("targets", []))
-    for name in ("ctilink_service_level_ratio", "ctilink_queue_calls_waiting", "ctilink_queue_oldest_wait_seconds",
-                 "ctilink_agents"):
+    for name in (
+        "ctilink_service_level_ratio",
+        "ctilink_queue_calls_waiting",
+        "ctilink_queue_oldest_wait_seconds",
+        "ctilink_agents",
+    ):
         assert re.search(rf"\b{name}\b", exprs), name
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ctilink.esl import fixtures
 from ctilink.esl.framing import Frame, FrameError, FrameReader
 from ctilink.esl.normalize import EventDecodeError, Normalizer
 from ctilink.events import Event
+from ctilink.testing.recordings import Recordings
+
+# Read lazily: constructing the reader opens no file.
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "fixtures" / "esl")
+
 
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -88,7 +93,7 @@ def test_frame_shaped_noise(data: bytes, chunk: int) -> None:
 
 
 def sample(kind: str) -> bytes:
-    data = fixtures.json_stream("dtmf") if kind == "json" else fixtures.plain_stream("dtmf")
+    data = RECORDINGS.json_stream("dtmf") if kind == "json" else RECORDINGS.plain_stream("dtmf")
     return data[:30000]
 
 
@@ -115,26 +120,23 @@ def mutated(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.skipif(not fixtures.available(), reason="ESL fixtures not present")
 @FUZZ
 @given(data=mutated(), chunk=st.sampled_from([1, 13, 512, 4096, 65536]))
 def test_mutated_recordings(data: bytes, chunk: int) -> None:
     run(data, chunk)
 
 
-@pytest.mark.skipif(not fixtures.available(), reason="ESL fixtures not present")
 @settings(max_examples=20, deadline=None)
 @given(chunk=st.integers(min_value=1, max_value=20000))
 def test_unmutated_recordings_decode_without_errors(chunk: int) -> None:
     for kind in ("json", "plain"):
-        data = fixtures.json_stream("dtmf") if kind == "json" else fixtures.plain_stream("dtmf")
-        frames, events, errors = run(data, chunk)
+        data = RECORDINGS.json_stream("dtmf") if kind == "json" else RECORDINGS.plain_stream("dtmf")
+        _frames, events, errors = run(data, chunk)
         assert errors == 0 and len(events) == 46
 
 
-@pytest.mark.skipif(not fixtures.available(), reason="ESL fixtures not present")
 def test_a_broken_frame_costs_only_itself() -> None:
-    data = fixtures.json_stream("dtmf")
+    data = RECORDINGS.json_stream("dtmf")
     frames = FrameReader().feed(data)
     # Corrupt one event's Content-Type line (its Content-Length stays valid): exactly one frame lost.
     target = next(i for i, f in enumerate(frames) if f.content_type == "text/event-json")

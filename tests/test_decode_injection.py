@@ -11,25 +11,28 @@ the same bytes: that is why ctilink decodes frames itself.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 import pytest
 
-from ctilink.esl import fixtures
 from ctilink.esl.framing import Frame, FrameReader, encode_frame
 from ctilink.esl.normalize import Normalizer, parse_plain
 from ctilink.events import ChannelParked, DtmfReceived, Event, RawEvent
+from ctilink.testing.recordings import Recordings
 
-pytestmark = pytest.mark.skipif(not fixtures.available(), reason="ESL fixtures not present")
+# Read lazily: constructing the reader opens no file.
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "fixtures" / "esl")
+
 
 EVIL_UUID = "00000000-dead-beef-0000-000000000000"
 
 
 def recorded(kind: str, name: str) -> tuple[dict[str, Any], str | None, Frame]:
     """The first ``name`` event of the dtmf scenario as (headers, body, its frame)."""
-    data = fixtures.json_stream("dtmf") if kind == "json" else fixtures.plain_stream("dtmf")
+    data = RECORDINGS.json_stream("dtmf") if kind == "json" else RECORDINGS.plain_stream("dtmf")
     for frame in FrameReader().feed(data):
         if kind == "json" and frame.content_type == "text/event-json":
             headers = orjson.loads(frame.body)
@@ -108,9 +111,7 @@ def test_hostile_value_stays_one_value_of_one_header(kind: str, header: str, val
     assert isinstance(park, ChannelParked)
     assert park.uuid == truth["Unique-ID"] and park.sequence == int(truth["Event-Sequence"])
     assert park.caller_name == (value if header == "Caller-Caller-ID-Name" else truth["Caller-Caller-ID-Name"])
-    assert park.caller_number == (
-        value if header == "Caller-Caller-ID-Number" else truth["Caller-Caller-ID-Number"]
-    )
+    assert park.caller_number == (value if header == "Caller-Caller-ID-Number" else truth["Caller-Caller-ID-Number"])
     expected_vars = {k[9:]: v for k, v in truth.items() if k.startswith("variable_ctilink_")}
     if header.startswith("variable_ctilink_"):
         expected_vars[header[9:]] = value

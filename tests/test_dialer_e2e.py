@@ -7,12 +7,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "dialer"))
 
-import pytest  # noqa: E402
-from helpers import Rig, contacts  # noqa: E402
+import pytest
+from helpers import Rig, contacts
 
-from ctilink.core import notifications as nt  # noqa: E402
-from ctilink.dialer.campaign import CampaignConfig, Mode  # noqa: E402
-from ctilink.dialer.dialer import (  # noqa: E402
+from ctilink.core import notifications as nt
+from ctilink.dialer.campaign import CampaignConfig, Mode
+from ctilink.dialer.dialer import (
     DialerError,
     DialRefused,
     PauseCampaign,
@@ -23,7 +23,7 @@ from ctilink.dialer.dialer import (  # noqa: E402
     ScheduleCallback,
     StartCampaign,
 )
-from ctilink.esl import commands as cmd  # noqa: E402
+from ctilink.esl import commands as cmd
 
 LONDON = ["+442071230001", "+442071230002", "+442071230003", "+442071230004"]
 
@@ -74,8 +74,11 @@ def test_progressive_answer_connects_to_agent_and_records_attempt() -> None:
 
 @pytest.mark.parametrize(
     ("cause", "sip", "outcome", "delay"),
-    [("USER_BUSY", 486, "busy", 600.0), ("NO_ANSWER", None, "no_answer", 3600.0),
-     ("NORMAL_TEMPORARY_FAILURE", 503, "failed", 1800.0)],
+    [
+        ("USER_BUSY", 486, "busy", 600.0),
+        ("NO_ANSWER", None, "no_answer", 3600.0),
+        ("NORMAL_TEMPORARY_FAILURE", 503, "failed", 1800.0),
+    ],
 )
 def test_unanswered_outcomes_schedule_retries(cause: str, sip: int | None, outcome: str, delay: float) -> None:
     rig = started(campaign(), ["1001"], LONDON[:1])
@@ -111,7 +114,7 @@ def test_live_answer_with_no_agent_hears_announcement_and_counts_abandoned() -> 
     rig.answer(first.uuid)
     rig.connect_agent()  # 1001 is now on a call
     # force a second live answer while the only agent talks
-    rig.dialer._campaigns["spring"].state  # campaign running
+    assert rig.dialer._campaigns["spring"].state is not None  # campaign running
     second_contact = rig.dialer._campaigns["spring"].contacts["c2"]
     rig.dialer._dial(rig.dialer._campaigns["spring"], second_contact, rig.now, agent_id=None)
     second = [c for c in rig.dialer._take().commands if isinstance(c, cmd.Originate)]
@@ -203,7 +206,7 @@ def test_preview_timeout_returns_contact() -> None:
 def test_callback_for_agent_is_kept_for_that_agent() -> None:
     rig = started(campaign(mode=Mode.PREVIEW), ["1001", "1002"], LONDON[:1])
     # both agents idle; c1 previewed to one of them; schedule it as a callback for 1002 instead
-    rig.send(PreviewSkip("spring", [n for n in rig.notes if isinstance(n, PreviewOffered)][0].agent_id, "later"))
+    rig.send(PreviewSkip("spring", next(n for n in rig.notes if isinstance(n, PreviewOffered)).agent_id, "later"))
     rig.send(ScheduleCallback("spring", "c1", rig.now + 3600, agent_id="1002"))
     assert rig.contact("c1").status == "callback"
     rig.advance(rig.now + 3601)

@@ -36,20 +36,29 @@ def switch() -> Iterator[FakeSwitch]:
 
 
 def _config(srv: FakeSwitch, db: Path) -> Config:
-    return parse_config({
-        "nodes": [{"name": "fs-test", "host": srv.host, "port": srv.port, "password": "pw-test"}],
-        "http": {"enabled": False},
-        "metrics": {"enabled": False},
-        "store": {"path": str(db)},
-        "queues": [{"name": "outbound", "wrap_up_s": 0}],
-        "agents": [{"id": "1001", "endpoints": ["user/1001"]}],
-        "campaigns": [{
-            "name": "spring", "mode": "progressive", "queue": "outbound", "agents": ["1001"], "region": "GB",
-            "caller_id_number": "442070000000", "dial_string": GATEWAY + "{number}",
-            "windows": [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59:59"}],
-            "retry": {"busy": {"delay_s": 3600}, "interrupted": {"delay_s": 600}},
-        }],
-    })
+    return parse_config(
+        {
+            "nodes": [{"name": "fs-test", "host": srv.host, "port": srv.port, "password": "pw-test"}],
+            "http": {"enabled": False},
+            "metrics": {"enabled": False},
+            "store": {"path": str(db)},
+            "queues": [{"name": "outbound", "wrap_up_s": 0}],
+            "agents": [{"id": "1001", "endpoints": ["user/1001"]}],
+            "campaigns": [
+                {
+                    "name": "spring",
+                    "mode": "progressive",
+                    "queue": "outbound",
+                    "agents": ["1001"],
+                    "region": "GB",
+                    "caller_id_number": "442070000000",
+                    "dial_string": GATEWAY + "{number}",
+                    "windows": [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59:59"}],
+                    "retry": {"busy": {"delay_s": 3600}, "interrupted": {"delay_s": 600}},
+                }
+            ],
+        }
+    )
 
 
 def _put(db: Path, *ids: str) -> None:
@@ -91,8 +100,9 @@ def test_contact_updates_keep_the_contacts_attempts(tmp_path: Path) -> None:
     _put(db, "c1")
     store = SqliteStore(str(db))
     store.put_attempt(CampaignAttempt(attempt_id="a1", campaign="spring", contact_id="c1", started_at=1.0))
-    store.put_contacts([CampaignContact(campaign="spring", contact_id="c1", number=NUMBERS["c1"], status="dialing",
-                                        attempts=1)])
+    store.put_contacts(
+        [CampaignContact(campaign="spring", contact_id="c1", number=NUMBERS["c1"], status="dialing", attempts=1)]
+    )
     assert [a.attempt_id for a in store.attempts_for("spring", "c1")] == ["a1"]
     assert store.get_contacts("spring")[0].status == "dialing"
     store.close()
@@ -113,8 +123,13 @@ def test_progressive_campaign_over_esl_with_a_restart_mid_campaign(switch: FakeS
         assert c1.status == "dialing" and c1.attempts == 1
         (started,) = reader.attempts_for("spring", "c1")
         assert started.ended_at is None
-        for var in ("ctilink_role=customer", "ctilink_campaign=spring", f"ctilink_call_id={started.attempt_id}",
-                    "origination_caller_id_number=442070000000", "originate_timeout=20"):
+        for var in (
+            "ctilink_role=customer",
+            "ctilink_campaign=spring",
+            f"ctilink_call_id={started.attempt_id}",
+            "origination_caller_id_number=442070000000",
+            "originate_timeout=20",
+        ):
             assert var in first, var
         assert f"{GATEWAY}{NUMBERS['c1']} &park()" in first
         leg = re.search(r"origination_uuid=([0-9a-f-]{36})", first).group(1)  # type: ignore[union-attr]
@@ -150,8 +165,9 @@ def test_progressive_campaign_over_esl_with_a_restart_mid_campaign(switch: FakeS
         gevent.sleep(0.3)  # give a wrong redial the chance to show (nothing is awaited here: we look for absence)
     finally:
         daemon.stop()
-    new = re.findall(r"ctilink_contact_id=(c\d)", " ".join(t for t in switch.commands[before:]
-                                                       if t.startswith("bgapi originate")))
+    new = re.findall(
+        r"ctilink_contact_id=(c\d)", " ".join(t for t in switch.commands[before:] if t.startswith("bgapi originate"))
+    )
     assert new == ["c4"]
     assert sorted(_dials(switch)) == ["c1", "c2", "c3", "c4"]  # no contact dialed twice
     outcomes = {i: [a.outcome for a in reader.attempts_for("spring", i)] for i in NUMBERS}

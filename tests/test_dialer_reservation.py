@@ -14,26 +14,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "dialer"))
 
-import pytest  # noqa: E402
-from helpers import Ids, Rig, contacts  # noqa: E402
+import pytest
+from helpers import Ids, Rig, contacts
 
-from ctilink.core import AgentProfile, Engine, EngineConfig, QueueConfig  # noqa: E402
-from ctilink.core import notifications as nt  # noqa: E402
-from ctilink.core import requests as rq  # noqa: E402
-from ctilink.core.agent import AgentState  # noqa: E402
-from ctilink.core.errors import AgentUnavailable, InvalidValue  # noqa: E402
-from ctilink.dialer.campaign import CampaignConfig, Mode  # noqa: E402
-from ctilink.dialer.dialer import PreviewAccept, PreviewOffered, PreviewSkip, ScheduleCallback, StartCampaign  # noqa: E402
-from ctilink.esl import commands as cmd  # noqa: E402
-from ctilink.events import ChannelHungUp, ChannelParked  # noqa: E402
+from ctilink.core import AgentProfile, Engine, EngineConfig, QueueConfig
+from ctilink.core import notifications as nt
+from ctilink.core import requests as rq
+from ctilink.core.agent import AgentState
+from ctilink.core.errors import AgentUnavailable, InvalidValue
+from ctilink.dialer.campaign import CampaignConfig, Mode
+from ctilink.dialer.dialer import PreviewAccept, PreviewOffered, PreviewSkip, ScheduleCallback, StartCampaign
+from ctilink.esl import commands as cmd
+from ctilink.events import ChannelHungUp, ChannelParked
 
 LONDON = ["+442071230001", "+442071230002", "+442071230003"]
 INBOUND = "in-0001"
 
 
 def campaign(**kw: object) -> CampaignConfig:
-    base = dict(name="spring", mode=Mode.PREVIEW, queue="outbound", region="GB", caller_id_number="442070000000",
-                preview_timeout_s=20, preview_timeout_action="return")
+    base = dict(
+        name="spring",
+        mode=Mode.PREVIEW,
+        queue="outbound",
+        region="GB",
+        caller_id_number="442070000000",
+        preview_timeout_s=20,
+        preview_timeout_action="return",
+    )
     base.update(kw)
     return CampaignConfig(**base)  # type: ignore[arg-type]
 
@@ -41,7 +48,9 @@ def campaign(**kw: object) -> CampaignConfig:
 def blended(cfg: CampaignConfig, numbers: list[str] = LONDON) -> Rig:
     """Agent 1001 serves the inbound queue ``support`` and the campaign's queue; campaign started."""
     rig = Rig(cfg, ["1001"])
-    rig.send(rq.ReplaceQueues((QueueConfig(name="outbound", wrap_up_s=5.0), QueueConfig(name="support", wrap_up_s=5.0))))
+    rig.send(
+        rq.ReplaceQueues((QueueConfig(name="outbound", wrap_up_s=5.0), QueueConfig(name="support", wrap_up_s=5.0)))
+    )
     rig.load(contacts(cfg.name, numbers))
     rig.login("1001")
     rig.send(StartCampaign(cfg.name))
@@ -151,16 +160,23 @@ def test_kept_callback_holds_its_agent_while_it_is_dialed() -> None:
 
 
 def test_reserve_and_release_in_the_engine() -> None:
-    engine = Engine(EngineConfig(queues=[QueueConfig(name="support")], not_ready_reasons=["lunch"],
-                                 agents=[AgentProfile(id="1001", endpoints=["user/1001"])]),
-                    rng=random.Random(1), id_factory=Ids("e"))
+    engine = Engine(
+        EngineConfig(
+            queues=[QueueConfig(name="support")],
+            not_ready_reasons=["lunch"],
+            agents=[AgentProfile(id="1001", endpoints=["user/1001"])],
+        ),
+        rng=random.Random(1),
+        id_factory=Ids("e"),
+    )
     now = 10.0
     assert isinstance(engine.handle(rq.ReserveAgent("1001", "spring"), now).error, AgentUnavailable)  # logged out
     engine.handle(rq.AgentLogin("1001"), now)
     assert isinstance(engine.handle(rq.ReserveAgent("1001", "bad name!"), now).error, InvalidValue)
     eff = engine.handle(rq.ReserveAgent("1001", "spring", "preview", "c1"), now)
     assert [(n.old, n.new, n.reason) for n in eff.notifications if isinstance(n, nt.AgentStateChanged)] == [
-        (AgentState.AVAILABLE, AgentState.RESERVED, "preview")]
+        (AgentState.AVAILABLE, AgentState.RESERVED, "preview")
+    ]
     assert isinstance(engine.handle(rq.ReserveAgent("1001", "spring", "preview", "c2"), now).error, AgentUnavailable)
     # a late release naming another contact or campaign changes nothing
     assert engine.handle(rq.ReleaseAgent("1001", "spring", "c9"), now).notifications == []
@@ -171,40 +187,70 @@ def test_reserve_and_release_in_the_engine() -> None:
     assert engine.check_invariants() == []
     eff = engine.handle(rq.ReleaseAgent("1001", "spring", "c1"), now + 4)
     assert [(n.new, n.reason) for n in eff.notifications if isinstance(n, nt.AgentStateChanged)] == [
-        (AgentState.NOT_READY, "lunch")]
+        (AgentState.NOT_READY, "lunch")
+    ]
     assert engine.check_invariants() == []
 
 
-@pytest.mark.parametrize("variables", [
-    {"ctilink_campaign": "autumn", "ctilink_contact_id": "c1"},  # another campaign's leg
-    {"ctilink_campaign": "spring", "ctilink_contact_id": "c2"},  # another contact's leg
-])
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"ctilink_campaign": "autumn", "ctilink_contact_id": "c1"},  # another campaign's leg
+        {"ctilink_campaign": "spring", "ctilink_contact_id": "c2"},  # another contact's leg
+    ],
+)
 def test_only_the_reserved_contacts_leg_takes_the_reservation(variables: dict[str, str]) -> None:
-    engine = Engine(EngineConfig(queues=[QueueConfig(name="outbound")],
-                                 agents=[AgentProfile(id="1001", endpoints=["user/1001"])]),
-                    rng=random.Random(1), id_factory=Ids("e"))
+    engine = Engine(
+        EngineConfig(queues=[QueueConfig(name="outbound")], agents=[AgentProfile(id="1001", endpoints=["user/1001"])]),
+        rng=random.Random(1),
+        id_factory=Ids("e"),
+    )
     engine.handle(rq.AgentLogin("1001"), 1.0)
     engine.handle(rq.ReserveAgent("1001", "spring", "preview", "c1"), 1.0)
-    eff = engine.handle(ChannelParked(uuid="leg-1", variables={"ctilink_queue": "outbound", "ctilink_role": "customer",
-                                                               "ctilink_preferred_agent": "1001", **variables}), 2.0)
+    eff = engine.handle(
+        ChannelParked(
+            uuid="leg-1",
+            variables={
+                "ctilink_queue": "outbound",
+                "ctilink_role": "customer",
+                "ctilink_preferred_agent": "1001",
+                **variables,
+            },
+        ),
+        2.0,
+    )
     assert not [c for c in eff.commands if isinstance(c, cmd.Originate)]  # held for the agent, not offered
     assert engine.agent_view("1001").reserved_for == "spring"
     assert engine.check_invariants() == []
 
 
 def test_a_reserved_agent_whose_phone_is_busy_is_released_and_the_call_waits_for_them() -> None:
-    engine = Engine(EngineConfig(queues=[QueueConfig(name="outbound")],
-                                 agents=[AgentProfile(id="1001", endpoints=["user/1001"]),
-                                         AgentProfile(id="1002", endpoints=["user/1002"])]),
-                    rng=random.Random(1), id_factory=Ids("e"))
+    engine = Engine(
+        EngineConfig(
+            queues=[QueueConfig(name="outbound")],
+            agents=[AgentProfile(id="1001", endpoints=["user/1001"]), AgentProfile(id="1002", endpoints=["user/1002"])],
+        ),
+        rng=random.Random(1),
+        id_factory=Ids("e"),
+    )
     for agent in ("1001", "1002"):
         engine.handle(rq.AgentLogin(agent), 1.0)
     engine.handle(rq.ReserveAgent("1001", "spring", "preview", "c1"), 1.0)
     # a private call on 1001's phone meanwhile: the customer cannot be put through to them now
     engine.handle(ChannelParked(uuid="private-1", channel_name="sofia/internal/1001@10.0.0.5"), 2.0)
-    eff = engine.handle(ChannelParked(uuid="leg-1", variables={
-        "ctilink_queue": "outbound", "ctilink_role": "customer", "ctilink_preferred_agent": "1001",
-        "ctilink_campaign": "spring", "ctilink_contact_id": "c1"}), 3.0)
+    eff = engine.handle(
+        ChannelParked(
+            uuid="leg-1",
+            variables={
+                "ctilink_queue": "outbound",
+                "ctilink_role": "customer",
+                "ctilink_preferred_agent": "1001",
+                "ctilink_campaign": "spring",
+                "ctilink_contact_id": "c1",
+            },
+        ),
+        3.0,
+    )
     assert not [c for c in eff.commands if isinstance(c, cmd.Originate)]
     # released (then on their private call), and the customer waits for them as for any busy
     # preferred agent (docs/engine.md, sticky routing), rather than the agent staying held

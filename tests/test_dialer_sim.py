@@ -45,19 +45,34 @@ TALK = CallerBehaviour(patience=Fixed(120.0), talk=Fixed(30.0), hangs_up_first=1
 
 
 class Run:
-    def __init__(self, campaign: CampaignConfig, agents: list[str], outbound: OutboundAnswer, *, n_contacts: int = 2,
-                 pacer: object | None = None, seed: int = 7) -> None:
-        config = EngineConfig(queues=[QueueConfig(name=campaign.queue, wrap_up_s=3.0)],
-                              agents=[AgentProfile(id=a, endpoints=[f"user/{a}"]) for a in agents])
+    def __init__(
+        self,
+        campaign: CampaignConfig,
+        agents: list[str],
+        outbound: OutboundAnswer,
+        *,
+        n_contacts: int = 2,
+        pacer: object | None = None,
+        seed: int = 7,
+    ) -> None:
+        config = EngineConfig(
+            queues=[QueueConfig(name=campaign.queue, wrap_up_s=3.0)],
+            agents=[AgentProfile(id=a, endpoints=[f"user/{a}"]) for a in agents],
+        )
         self.engine = Engine(config, rng=random.Random(seed))
         self.dialer = Dialer(dnc=self.engine.check_dnc)
         self.dialer.add_campaign(campaign, pacer=pacer)  # type: ignore[arg-type]
         self.rt = CampaignEngine(self.engine, self.dialer, MONDAY_NOON_UTC)
         self.sim = SimulatedSwitch(self.rt, seed=seed, start=MONDAY_NOON_UTC, outbound=outbound, keep_events=True)
         self.name = campaign.name
-        self.loaded = self.dialer.load_contacts(self.name, [
-            CampaignContact(campaign=self.name, contact_id=f"c{i}", number=n, data={"name": f"Customer {i}"})
-            for i, n in enumerate(LONDON[:n_contacts], 1)], self.sim.now).notifications
+        self.loaded = self.dialer.load_contacts(
+            self.name,
+            [
+                CampaignContact(campaign=self.name, contact_id=f"c{i}", number=n, data={"name": f"Customer {i}"})
+                for i, n in enumerate(LONDON[:n_contacts], 1)
+            ],
+            self.sim.now,
+        ).notifications
         self.sim.add_agents(agents, AgentBehaviour(ring_delay=Fixed(1.0), wrap_up_time=Fixed(1.0)))
         self.sim.run_for(1.0)
 
@@ -65,27 +80,44 @@ class Run:
         self.sim.request(StartCampaign(self.name))
 
     def dials(self, contact_id: str | None = None) -> list[cmd.Originate]:
-        return [c for c in self.sim.commands_seen if isinstance(c, cmd.Originate)
-                and c.variables.get("ctilink_role") == "customer"
-                and (contact_id is None or c.variables["ctilink_contact_id"] == contact_id)]
+        return [
+            c
+            for c in self.sim.commands_seen
+            if isinstance(c, cmd.Originate)
+            and c.variables.get("ctilink_role") == "customer"
+            and (contact_id is None or c.variables["ctilink_contact_id"] == contact_id)
+        ]
 
     def attempts(self, contact_id: str | None = None) -> list:
-        return [n.attempt for n in self.sim.notifications if isinstance(n, AttemptRecorded)
-                and n.attempt.ended_at is not None and (contact_id is None or n.attempt.contact_id == contact_id)]
+        return [
+            n.attempt
+            for n in self.sim.notifications
+            if isinstance(n, AttemptRecorded)
+            and n.attempt.ended_at is not None
+            and (contact_id is None or n.attempt.contact_id == contact_id)
+        ]
 
     def contact(self, contact_id: str) -> CampaignContact:
-        return [n.contact for n in self.sim.notifications if isinstance(n, ContactUpdated)
-                and n.contact.contact_id == contact_id][-1]
+        return [
+            n.contact
+            for n in self.sim.notifications
+            if isinstance(n, ContactUpdated) and n.contact.contact_id == contact_id
+        ][-1]
 
     def notes(self, kind: type) -> list:
         return [n for n in self.sim.notifications if isinstance(n, kind)]
 
 
 def campaign(**kw: object) -> CampaignConfig:
-    base: dict[str, object] = dict(name="spring", mode=Mode.PROGRESSIVE, queue="outbound", region="GB",
-                                   caller_id_number="442070000000", max_attempts=3,
-                                   windows=(CallingWindow(days=(0, 1, 2, 3, 4, 5, 6), start=dt.time(8),
-                                                          end=dt.time(21)),))
+    base: dict[str, object] = dict(
+        name="spring",
+        mode=Mode.PROGRESSIVE,
+        queue="outbound",
+        region="GB",
+        caller_id_number="442070000000",
+        max_attempts=3,
+        windows=(CallingWindow(days=(0, 1, 2, 3, 4, 5, 6), start=dt.time(8), end=dt.time(21)),),
+    )
     base.update(kw)
     return CampaignConfig(**base)  # type: ignore[arg-type]
 
@@ -115,14 +147,18 @@ def test_progressive_answers_connect_to_the_agent_and_every_attempt_ends_connect
 
 @pytest.mark.parametrize(
     ("model", "outcome", "cause"),
-    [(OutboundAnswer(p_answer=0.0, p_busy=1.0), "busy", "USER_BUSY"),
-     (OutboundAnswer(p_answer=0.0, p_busy=0.0), "no_answer", "NO_ANSWER"),
-     (OutboundAnswer(p_answer=0.0, p_busy=0.0, p_failed=1.0), "failed", "NORMAL_TEMPORARY_FAILURE")],
+    [
+        (OutboundAnswer(p_answer=0.0, p_busy=1.0), "busy", "USER_BUSY"),
+        (OutboundAnswer(p_answer=0.0, p_busy=0.0), "no_answer", "NO_ANSWER"),
+        (OutboundAnswer(p_answer=0.0, p_busy=0.0, p_failed=1.0), "failed", "NORMAL_TEMPORARY_FAILURE"),
+    ],
 )
-def test_unanswered_outcomes_are_mapped_back_and_retried_after_their_delay(model: OutboundAnswer, outcome: str,
-                                                                           cause: str) -> None:
-    retry = RetryRules(busy=RetryRule(delay_s=120.0), no_answer=RetryRule(delay_s=120.0),
-                       failed=RetryRule(delay_s=120.0))
+def test_unanswered_outcomes_are_mapped_back_and_retried_after_their_delay(
+    model: OutboundAnswer, outcome: str, cause: str
+) -> None:
+    retry = RetryRules(
+        busy=RetryRule(delay_s=120.0), no_answer=RetryRule(delay_s=120.0), failed=RetryRule(delay_s=120.0)
+    )
     run = Run(campaign(retry=retry, max_attempts=2), ["1001"], model, n_contacts=1)
     run.start()
     run.sim.run_for(60)
@@ -182,8 +218,12 @@ def test_live_answers_with_no_free_agent_hear_the_announcement_and_count_as_aban
 
 def test_window_and_dnc_refusals_are_recorded_and_the_window_reschedules() -> None:
     # London is at 12:00; the window opens at 13:00 on Mondays
-    run = Run(campaign(windows=(CallingWindow(days=(0,), start=dt.time(13), end=dt.time(14)),)), ["1001"],
-              answered(), n_contacts=2)
+    run = Run(
+        campaign(windows=(CallingWindow(days=(0,), start=dt.time(13), end=dt.time(14)),)),
+        ["1001"],
+        answered(),
+        n_contacts=2,
+    )
     run.sim.request(rq.AddListEntry(list_name="dnc", number=LONDON[1]))
     run.start()
     run.sim.run_for(30)
@@ -242,7 +282,7 @@ def test_callbacks_are_dialed_at_their_time_for_the_kept_agent() -> None:
     run.sim.run_for(300)
     assert run.dials() == [] and run.contact("c1").status == "callback"
     run.sim.run_until(at + 120)
-    (dial,) = run.dials()
+    (_dial,) = run.dials()
     (attempt,) = run.attempts("c1")
     assert attempt.started_at >= at and attempt.outcome == "connected" and attempt.data["agent_id"] == "1002"
     answers = run.notes(nt.CallAnswered)
@@ -252,9 +292,19 @@ def test_callbacks_are_dialed_at_their_time_for_the_kept_agent() -> None:
 def test_predictive_campaign_runs_an_hour_with_bounded_lines_and_one_outcome_per_attempt() -> None:
     agents = [f"10{i:02d}" for i in range(1, 7)]
     model = OutboundAnswer(p_answer=0.5, p_busy=0.15, p_failed=0.05, behaviour=TALK)
-    run = Run(campaign(mode=Mode.PREDICTIVE, max_lines=12, retry=RetryRules(busy=RetryRule(retry=False),
-                       no_answer=RetryRule(retry=False), failed=RetryRule(retry=False))),
-              agents, model, n_contacts=40, seed=3)
+    run = Run(
+        campaign(
+            mode=Mode.PREDICTIVE,
+            max_lines=12,
+            retry=RetryRules(
+                busy=RetryRule(retry=False), no_answer=RetryRule(retry=False), failed=RetryRule(retry=False)
+            ),
+        ),
+        agents,
+        model,
+        n_contacts=40,
+        seed=3,
+    )
     # more contacts than the fixture list: numbers from the same block
     extra = [CampaignContact(campaign="spring", contact_id=f"x{i}", number=f"+4420712{i:05d}") for i in range(100, 700)]
     run.dialer.load_contacts("spring", extra, run.sim.now)

@@ -42,7 +42,13 @@ def test_print_events_against_the_fake_switch() -> None:
 def test_preview_campaign_dials_only_what_the_agent_accepts() -> None:
     result = _load("preview_campaign").main(contacts=6)
     assert [d.split()[:2] for d in result["decisions"]] == [
-        ["accept", "r1"], ["accept", "r2"], ["skip", "r3"], ["accept", "r4"], ["accept", "r5"], ["skip", "r6"]]
+        ["accept", "r1"],
+        ["accept", "r2"],
+        ["skip", "r3"],
+        ["accept", "r4"],
+        ["accept", "r5"],
+        ["skip", "r6"],
+    ]
     outcomes = result["outcomes"]
     assert outcomes["r3"] == outcomes["r6"] == "skipped"
     assert {outcomes[c] for c in ("r1", "r2", "r4", "r5")} <= {"connected", "busy"}

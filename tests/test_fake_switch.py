@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import gevent.socket
 import pytest
 
-from ctilink.esl.fixtures import fixtures_dir
 from ctilink.esl.commands import Bridge, Hangup, Originate, SetVariables, render
 from ctilink.testing.esl_wire import FrameReader, parse_event
 from ctilink.testing.fake_switch import Endpoint, FakeSwitch
+from ctilink.testing.recordings import Recordings
 
-FIXTURES = fixtures_dir()
 AGENT = "fb7ceee2-7c9b-4407-b9f5-172452f8ce39"
 JOB = "ac7edb4a-28ff-4bbe-9621-1ca268b494c5"
 
@@ -103,15 +101,21 @@ def test_api_status_unknown_command_and_exit(client: Client, srv: FakeSwitch) ->
 
 
 def test_bgapi_originate_answers_with_job_and_channel_events(client: Client, srv: FakeSwitch) -> None:
-    cmd = Originate(uuid=AGENT, dial_string="sofia/external/agent1001@127.0.0.1:5090", job_uuid=JOB,
-                    variables={"ctilink_call_id": "c1", "ctilink_role": "agent"}, caller_id_number="15551230001",
-                    caller_id_name="Zoë, \"Z\"", timeout_s=15)
+    cmd = Originate(
+        uuid=AGENT,
+        dial_string="sofia/external/agent1001@127.0.0.1:5090",
+        job_uuid=JOB,
+        variables={"ctilink_call_id": "c1", "ctilink_role": "agent"},
+        caller_id_number="15551230001",
+        caller_id_name='Zoë, "Z"',
+        timeout_s=15,
+    )
     client.send(render(cmd).wire())
     h, _ = client.reply()
     assert h == {"Content-Type": "command/reply", "Reply-Text": f"+OK Job-UUID: {JOB}", "Job-UUID": JOB}
     create = client.event("CHANNEL_CREATE", **{"Unique-ID": AGENT})
     assert create["Call-Direction"] == "outbound" and create["variable_ctilink_call_id"] == "c1"
-    assert create["Caller-Caller-ID-Name"] == "Zoë, \"Z\""
+    assert create["Caller-Caller-ID-Name"] == 'Zoë, "Z"'
     client.event("CHANNEL_PROGRESS", **{"Unique-ID": AGENT})
     client.event("CHANNEL_ANSWER", **{"Unique-ID": AGENT})
     job = client.event("BACKGROUND_JOB", **{"Job-UUID": JOB})
@@ -132,13 +136,15 @@ def test_busy_agent_ends_with_user_busy(client: Client, srv: FakeSwitch) -> None
     assert AGENT not in srv.channels
 
 
-@pytest.mark.parametrize(("kind", "body"), [("no_answer", "-ERR NO_ANSWER\n"), ("fail", "-ERR NORMAL_TEMPORARY_FAILURE\n")])
+@pytest.mark.parametrize(
+    ("kind", "body"), [("no_answer", "-ERR NO_ANSWER\n"), ("fail", "-ERR NORMAL_TEMPORARY_FAILURE\n")]
+)
 def test_api_originate_blocks_until_the_outcome(client: Client, srv: FakeSwitch, kind: str, body: str) -> None:
     srv.set_endpoint("sofia/external/nobody@", Endpoint(kind))  # type: ignore[arg-type]
     assert client.api("originate {originate_timeout=3}sofia/external/nobody@127.0.0.1:5999 &park()") == body
 
 
-def test_inbound_call_bridge_and_kill(client: Client, srv: FakeSwitch) -> None:
+def test_inbound_call_bridge_and_kill(client: Client, srv: FakeSwitch, recordings: Recordings) -> None:
     caller = srv.inbound_call("15551230001", "Alice Example", "7000", {"ctilink_queue": "support"})
     park = client.event("CHANNEL_PARK", **{"Unique-ID": caller})
     assert park["variable_ctilink_queue"] == "support" and park["Caller-Destination-Number"] == "7000"
@@ -153,11 +159,11 @@ def test_inbound_call_bridge_and_kill(client: Client, srv: FakeSwitch) -> None:
     assert (bridge["Bridge-A-Unique-ID"], bridge["Bridge-B-Unique-ID"]) == (caller, AGENT)
     rows = json.loads(client.api("show channels as json"))
     assert rows["row_count"] == 2 and {r["uuid"] for r in rows["rows"]} == {caller, AGENT}
-    if FIXTURES.exists():
-        recorded = next(json.loads(l)["data"] for l in (FIXTURES / "api_responses.controller.jsonl").open()
-                        if '"row_count\\":4' in l)
-        recorded_row = json.loads(recorded.split("\n\n", 1)[1])["rows"][0]
-        assert list(rows["rows"][0]) == list(recorded_row)
+    recorded = next(
+        r.data.decode() for r in recordings.controller_records("api_responses") if b'"row_count":4' in r.data
+    )
+    recorded_row = json.loads(recorded.split("\n\n", 1)[1])["rows"][0]
+    assert list(rows["rows"][0]) == list(recorded_row)
     dump = json.loads(client.api(f"uuid_dump {caller} json"))
     assert dump["Event-Name"] == "CHANNEL_DATA" and dump["variable_ctilink_call_id"] == "c 1;x"
     assert client.api(render(Hangup(uuid=caller)).text) == "+OK\n"
@@ -217,9 +223,8 @@ def test_disconnect_rude_rejection_and_raw_bytes(srv: FakeSwitch) -> None:
     assert h["Content-Type"] == "text/rude-rejection" and body == b"Access Denied, go away.\n"
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason="recorded fixtures not available")
-def test_replay_sends_every_fixture_event_in_order(client: Client, srv: FakeSwitch) -> None:
-    n = srv.replay("agent_busy")
+def test_replay_sends_every_fixture_event_in_order(client: Client, srv: FakeSwitch, recordings: Recordings) -> None:
+    n = srv.replay(recordings.json_stream("agent_busy"))
     assert n == 56
     seqs = [int(client.event(name)["Event-Sequence"]) for name in ["CHANNEL_CREATE", "CHANNEL_PARK", "BACKGROUND_JOB"]]
     assert seqs == sorted(seqs)

@@ -6,13 +6,13 @@ Counts and values asserted here come from the recordings' README and the recordi
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
+from functools import cache
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ctilink.esl import fixtures
 from ctilink.esl.framing import Frame, FrameReader
 from ctilink.esl.normalize import Normalizer
 from ctilink.events import (
@@ -35,8 +35,11 @@ from ctilink.events import (
     RawEvent,
     SwitchShutdown,
 )
+from ctilink.testing.recordings import Recordings
 
-pytestmark = pytest.mark.skipif(not fixtures.available(), reason="ESL fixtures not present")
+# Read lazily: constructing the reader opens no file.
+RECORDINGS = Recordings(Path(__file__).resolve().parent / "fixtures" / "esl")
+
 
 # Events per scenario, from the fixtures README.
 EVENT_COUNTS = {
@@ -57,9 +60,9 @@ EVENT_COUNTS = {
 SCENARIOS = sorted(EVENT_COUNTS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def decoded(scenario: str, kind: str) -> tuple[tuple[Frame, ...], tuple[Event, ...], Counter[str]]:
-    data = fixtures.json_stream(scenario) if kind == "json" else fixtures.plain_stream(scenario)
+    data = RECORDINGS.json_stream(scenario) if kind == "json" else RECORDINGS.plain_stream(scenario)
     reader = FrameReader()
     frames = reader.feed(data)
     assert reader.buffered == 0, "every byte belongs to a frame"
@@ -77,7 +80,7 @@ def of(scenario: str, cls: type, kind: str = "json") -> list:
 
 
 def test_every_scenario_is_present() -> None:
-    assert fixtures.scenarios() == SCENARIOS
+    assert RECORDINGS.scenarios() == SCENARIOS
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -99,7 +102,7 @@ def test_every_event_is_decoded_typed_and_valid(scenario: str, kind: str) -> Non
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_each_controller_record_is_exactly_one_frame(scenario: str) -> None:
-    for record in fixtures.controller_records(scenario):
+    for record in RECORDINGS.controller_records(scenario):
         if record.dir != "recv":
             continue
         reader = FrameReader()
@@ -271,7 +274,7 @@ def test_avmd_beep() -> None:
 
 def test_heartbeat_shutdown() -> None:
     sc = "heartbeat_shutdown"
-    frames, evs, raw = decoded(sc, "json")
+    frames, _evs, raw = decoded(sc, "json")
     (beat,) = of(sc, Heartbeat)
     (down,) = of(sc, SwitchShutdown)
     assert beat.session_count == 0 and beat.up_time_s == pytest.approx(219.561)
@@ -295,7 +298,7 @@ def test_load_burst() -> None:
     sizes=st.lists(st.integers(min_value=1, max_value=9000), min_size=1, max_size=40),
 )
 def test_random_chunking_gives_identical_frames(scenario: str, kind: str, sizes: list[int]) -> None:
-    data = fixtures.json_stream(scenario) if kind == "json" else fixtures.plain_stream(scenario)
+    data = RECORDINGS.json_stream(scenario) if kind == "json" else RECORDINGS.plain_stream(scenario)
     reader = FrameReader()
     frames: list[Frame] = []
     pos = 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -88,7 +90,7 @@ def test_any_chunking_gives_the_same_frames(bodies: list[bytes], cuts: list[int]
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
     reader = FrameReader()
     pieces: list[Frame] = []
-    for a, b in zip(points, points[1:]):
+    for a, b in itertools.pairwise(points):
         pieces.extend(reader.feed(data[a:b]))
     assert pieces == whole
     assert [f.body for f in whole if f.content_type == "text/event-json"] == bodies

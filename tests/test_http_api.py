@@ -36,24 +36,37 @@ def switch() -> Iterator[FakeSwitch]:
 
 @pytest.fixture
 def daemon(switch: FakeSwitch, tmp_path: Path) -> Iterator[Daemon]:
-    config = parse_config({
-        "nodes": [{"name": "fs-test", "host": switch.host, "port": switch.port, "password": "pw-test"}],
-        "http": {"listen": "127.0.0.1:0"},
-        "metrics": {"listen": "127.0.0.1:0"},
-        "store": {"path": str(tmp_path / "ctilink.db")},
-        "api": {"tokens": [
-            {"name": "a1", "token": TOKENS["a1"], "role": "agent", "agent_id": "1001"},
-            {"name": "a2", "token": TOKENS["a2"], "role": "agent", "agent_id": "1002"},
-            {"name": "sup", "token": TOKENS["sup"], "role": "supervisor", "queues": ["support"],
-             "agents": ["1001"]},
-            {"name": "admin", "token": TOKENS["admin"], "role": "admin"},
-        ]},
-        "calls": {"dial_template": "sofia/gateway/carrier/{number}", "caller_id_number": "+15550001111"},
-        "queues": [{"name": "support", "required_skills": {"support": 3}, "wrap_up_s": 0},
-                   {"name": "sales", "required_skills": {"sales": 3}}],
-        "agents": [{"id": "1001", "endpoints": ["user/1001"], "skills": {"support": 5}},
-                   {"id": "1002", "endpoints": ["user/1002"], "skills": {"sales": 5}}],
-    })
+    config = parse_config(
+        {
+            "nodes": [{"name": "fs-test", "host": switch.host, "port": switch.port, "password": "pw-test"}],
+            "http": {"listen": "127.0.0.1:0"},
+            "metrics": {"listen": "127.0.0.1:0"},
+            "store": {"path": str(tmp_path / "ctilink.db")},
+            "api": {
+                "tokens": [
+                    {"name": "a1", "token": TOKENS["a1"], "role": "agent", "agent_id": "1001"},
+                    {"name": "a2", "token": TOKENS["a2"], "role": "agent", "agent_id": "1002"},
+                    {
+                        "name": "sup",
+                        "token": TOKENS["sup"],
+                        "role": "supervisor",
+                        "queues": ["support"],
+                        "agents": ["1001"],
+                    },
+                    {"name": "admin", "token": TOKENS["admin"], "role": "admin"},
+                ]
+            },
+            "calls": {"dial_template": "sofia/gateway/carrier/{number}", "caller_id_number": "+15550001111"},
+            "queues": [
+                {"name": "support", "required_skills": {"support": 3}, "wrap_up_s": 0},
+                {"name": "sales", "required_skills": {"sales": 3}},
+            ],
+            "agents": [
+                {"id": "1001", "endpoints": ["user/1001"], "skills": {"support": 5}},
+                {"id": "1002", "endpoints": ["user/1002"], "skills": {"sales": 5}},
+            ],
+        }
+    )
     d = Daemon.live(config)
     d.callbacks = Callbacks()
     d.start()
@@ -75,8 +88,12 @@ def _fresh_snapshot(d: Daemon) -> None:
 
 def test_auth_errors_401_403_422_404(daemon: Daemon) -> None:
     assert _req(daemon, "POST", "/v1/agents/1001/ready", None).status == 401
-    wrong = http.request(daemon.http_address, "POST", "/v1/agents/1001/ready",  # type: ignore[arg-type]
-                         headers={"Authorization": "Bearer not-a-token"})
+    wrong = http.request(
+        daemon.http_address,
+        "POST",
+        "/v1/agents/1001/ready",  # type: ignore[arg-type]
+        headers={"Authorization": "Bearer not-a-token"},
+    )
     assert wrong.status == 401 and wrong.json()["error"] == "unauthorized"
     assert "bearer" in wrong.headers.get("www-authenticate", "").lower()
     assert _req(daemon, "POST", "/v1/agents/1002/login", "a1", {}).status == 403
@@ -85,8 +102,13 @@ def test_auth_errors_401_403_422_404(daemon: Daemon) -> None:
     bad = _req(daemon, "POST", "/v1/agents/1001/not-ready", "a1", {"reason": 5, "extra": 1})
     assert bad.status == 422
     assert {e["path"] for e in bad.json()["errors"]} == {"reason", "extra"}
-    not_json = http.request(daemon.http_address, "POST", "/v1/agents/1001/not-ready", body=b"{nope",  # type: ignore[arg-type]
-                            headers={"Authorization": f"Bearer {TOKENS['a1']}", "Content-Type": "application/json"})
+    not_json = http.request(
+        daemon.http_address,
+        "POST",
+        "/v1/agents/1001/not-ready",
+        body=b"{nope",  # type: ignore[arg-type]
+        headers={"Authorization": f"Bearer {TOKENS['a1']}", "Content-Type": "application/json"},
+    )
     assert not_json.status == 422
     assert _req(daemon, "POST", "/v1/agents/9999/login", "admin", {}).status == 404
     assert _req(daemon, "GET", "/v1/calls/no-such-call", "admin").status == 404
@@ -101,7 +123,9 @@ def test_agent_lifecycle_through_the_api(daemon: Daemon) -> None:
     assert _req(daemon, "POST", "/v1/agents/1001/not-ready", "a1", {"reason": "lunch"}).status == 200
     history = _req(daemon, "GET", "/v1/agents/1001/history", "a1").json()
     assert [(h["old"], h["new"]) for h in history["history"]] == [
-        ("logged-out", "available"), ("available", "not-ready")]
+        ("logged-out", "available"),
+        ("available", "not-ready"),
+    ]
     assert history["history"][-1]["reason"] == "lunch"
     # A wrap-up end with no wrap-up is refused by the engine (state conflict), not by the HTTP layer.
     assert _req(daemon, "POST", "/v1/agents/1001/end-wrap-up", "a1").status == 409
@@ -135,8 +159,10 @@ def test_call_control_on_a_live_call(daemon: Daemon, switch: FakeSwitch) -> None
     assert _req(daemon, "POST", call + "/recording/start", "a1", {}).status == 200
     switch.wait_for_command(lambda t: "uuid_record" in t and f"{note.call_id}.wav" in t, timeout=5)
     assert _req(daemon, "POST", call + "/transfer", "a1", {"queue": "support", "number": "1"}).status == 422
-    assert _req(daemon, "POST", "/v1/agents/1001/monitor", "sup",
-                {"dial_string": "user/2001", "mode": "whisper"}).status == 200
+    assert (
+        _req(daemon, "POST", "/v1/agents/1001/monitor", "sup", {"dial_string": "user/2001", "mode": "whisper"}).status
+        == 200
+    )
     switch.wait_for_command(lambda t: "eavesdrop" in t and "user/2001" in t, timeout=5)
     assert _req(daemon, "POST", call + "/hangup", "sup", {}).status == 200
     switch.wait_for_command(lambda t: t.startswith("api uuid_kill") and caller in t, timeout=5)
@@ -162,8 +188,13 @@ def test_lists_through_the_api(daemon: Daemon) -> None:
     assert added.status == 201, added.body
     found = _req(daemon, "GET", "/v1/lists/blacklist?number=%2B15557770000", "sup").json()
     assert [e["number"] for e in found["entries"]] == ["+15557770000"]
-    imported = _req(daemon, "POST", "/v1/lists/dnc/import", "admin",
-                    {"entries": [{"number": "+15557770001"}, {"number": "garbage!"}]})
+    imported = _req(
+        daemon,
+        "POST",
+        "/v1/lists/dnc/import",
+        "admin",
+        {"entries": [{"number": "+15557770001"}, {"number": "garbage!"}]},
+    )
     assert imported.json()["added"] == 1 and imported.json()["errors"][0]["path"] == "entries[1]"
     assert _req(daemon, "DELETE", "/v1/lists/blacklist/entries/%2B15557770000", "sup").status == 200
     assert _req(daemon, "GET", "/v1/lists/blacklist?number=%2B15557770000", "sup").json()["entries"] == []

@@ -40,7 +40,9 @@ def test_good_file_is_accepted_whole() -> None:
     assert entries["anonymous"].kind is EntryKind.ANONYMOUS and entries["anonymous"].added_at == 123.0
 
 
-BAD_ROWS = GOOD + """blacklist,+44 20 7946 0958\x1b[2J,global,,,,,,,
+BAD_ROWS = (
+    GOOD
+    + """blacklist,+44 20 7946 0958\x1b[2J,global,,,,,,,
 greylist,+442079460958,global,,,,,,,
 blacklist,+442079460959,queue:a b,,,,,,,
 whitelist,+442079460959,global,tomorrow,,,,,,
@@ -49,6 +51,7 @@ blacklist,+442079460959,global,,,,route,,,9999;hangup
 dnc,+442079460960,global
 blacklist,+44909*,global,,dup,,,,,
 """
+)
 
 
 def test_any_bad_row_rejects_the_file_and_reports_every_row() -> None:
@@ -78,8 +81,13 @@ def test_partial_applies_the_good_rows(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "needle"),
-    [("", "empty file"), ("list,number,expiry\n", "unknown column"), ("number\n+441\n", "missing column(s) list"),
-     ("list,number,list\n", "repeated"), ('list,number\n"blacklist,+44\n', "unreadable")],
+    [
+        ("", "empty file"),
+        ("list,number,expiry\n", "unknown column"),
+        ("number\n+441\n", "missing column(s) list"),
+        ("list,number,list\n", "repeated"),
+        ('list,number\n"blacklist,+44\n', "unreadable"),
+    ],
 )
 def test_broken_files_are_reported_not_raised(text: str, needle: str) -> None:
     report = import_csv(io.StringIO(text), "GB", now=0.0)
@@ -108,10 +116,17 @@ reasons = st.text(max_size=40).filter(str.isprintable)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(1_000_000, 9_999_999), reasons, st.none() | st.floats(0, 4e9)), max_size=15,
-                unique_by=lambda t: t[0]))
+@given(
+    st.lists(
+        st.tuples(st.integers(1_000_000, 9_999_999), reasons, st.none() | st.floats(0, 4e9)),
+        max_size=15,
+        unique_by=lambda t: t[0],
+    )
+)
 def test_round_trip_preserves_arbitrary_printable_text(rows: list[tuple[int, str, float | None]]) -> None:
-    entries = [Entry(list_name=ListName.DNC, number=f"+4420{n}", reason=r, expires_at=x, added_at=1.25) for n, r, x in rows]
+    entries = [
+        Entry(list_name=ListName.DNC, number=f"+4420{n}", reason=r, expires_at=x, added_at=1.25) for n, r, x in rows
+    ]
     buffer = io.StringIO()
     export_csv(entries, buffer)
     report = import_csv(io.StringIO(buffer.getvalue()), "GB", now=0.0)

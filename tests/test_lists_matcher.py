@@ -22,14 +22,28 @@ BL, WL, DNC = ListName.BLACKLIST, ListName.WHITELIST, ListName.DNC
 NOW = 1_000_000.0
 
 
-def e(number: str, kind: EntryKind = EntryKind.EXACT, *, lst: ListName = BL, scope: str = "global",
-      expires_at: float | None = None, reason: str = "") -> Entry:
-    return Entry(list_name=lst, number=number, kind=kind, scope=scope, expires_at=expires_at, reason=reason, added_at=1.0)
+def e(
+    number: str,
+    kind: EntryKind = EntryKind.EXACT,
+    *,
+    lst: ListName = BL,
+    scope: str = "global",
+    expires_at: float | None = None,
+    reason: str = "",
+) -> Entry:
+    return Entry(
+        list_name=lst, number=number, kind=kind, scope=scope, expires_at=expires_at, reason=reason, added_at=1.0
+    )
 
 
 def test_exact_beats_prefix_and_longest_prefix_wins() -> None:
-    m = ListMatcher([e("+44", EntryKind.PREFIX, reason="uk"), e("+44909", EntryKind.PREFIX, reason="premium"),
-                     e("+449091234567", reason="exact")])
+    m = ListMatcher(
+        [
+            e("+44", EntryKind.PREFIX, reason="uk"),
+            e("+44909", EntryKind.PREFIX, reason="premium"),
+            e("+449091234567", reason="exact"),
+        ]
+    )
     assert m.match("+449091234567", list=BL, now=NOW).reason == "exact"
     assert m.match("+449090000000", list=BL, now=NOW).reason == "premium"
     assert m.match("+442079460958", list=BL, now=NOW).reason == "uk"
@@ -37,9 +51,13 @@ def test_exact_beats_prefix_and_longest_prefix_wins() -> None:
 
 
 def test_narrower_scope_beats_global_and_only_listed_scopes_count() -> None:
-    m = ListMatcher([e("+442079460958", reason="global exact"),
-                     e("+44", EntryKind.PREFIX, scope="queue:support", reason="queue prefix"),
-                     e("+4420", EntryKind.PREFIX, scope="did:+442071234567", reason="did prefix")])
+    m = ListMatcher(
+        [
+            e("+442079460958", reason="global exact"),
+            e("+44", EntryKind.PREFIX, scope="queue:support", reason="queue prefix"),
+            e("+4420", EntryKind.PREFIX, scope="did:+442071234567", reason="did prefix"),
+        ]
+    )
     n = "+442079460958"
     assert m.match(n, list=BL, now=NOW).reason == "global exact"
     assert m.match(n, list=BL, scopes=["queue:support", "global"], now=NOW).reason == "queue prefix"
@@ -49,8 +67,13 @@ def test_narrower_scope_beats_global_and_only_listed_scopes_count() -> None:
 
 
 def test_expired_entries_never_match_and_fall_through() -> None:
-    m = ListMatcher([e("+44", EntryKind.PREFIX, reason="uk"), e("+44909", EntryKind.PREFIX, expires_at=NOW, reason="old"),
-                     e("+449091234567", expires_at=NOW + 10, reason="exact")])
+    m = ListMatcher(
+        [
+            e("+44", EntryKind.PREFIX, reason="uk"),
+            e("+44909", EntryKind.PREFIX, expires_at=NOW, reason="old"),
+            e("+449091234567", expires_at=NOW + 10, reason="exact"),
+        ]
+    )
     assert m.match("+449091234567", list=BL, now=NOW).reason == "exact"
     assert m.match("+449091234567", list=BL, now=NOW + 10).reason == "uk"  # expiry instant is exclusive
     assert m.match("+449090000000", list=BL, now=NOW - 1).reason == "old"
@@ -60,7 +83,9 @@ def test_expired_entries_never_match_and_fall_through() -> None:
 
 
 def test_lists_are_separate_and_anonymous_is_its_own_case() -> None:
-    m = ListMatcher([e(ANONYMOUS, EntryKind.ANONYMOUS, reason="no cli"), e("+1", EntryKind.PREFIX, lst=DNC, reason="us")])
+    m = ListMatcher(
+        [e(ANONYMOUS, EntryKind.ANONYMOUS, reason="no cli"), e("+1", EntryKind.PREFIX, lst=DNC, reason="us")]
+    )
     assert m.match(ANONYMOUS, list=BL, now=NOW).reason == "no cli"
     assert m.match(ANONYMOUS, list=DNC, now=NOW) is None
     assert m.match("+12125550142", list="dnc", now=NOW).reason == "us"
@@ -87,11 +112,15 @@ def test_match_rejects_unnormalized_input() -> None:
 
 def test_blacklist_actions_and_whitelist_fields_are_validated() -> None:
     assert e("+442079460958").action is BlockAction.REJECT and e("+442079460958").cause == "USER_BUSY"
-    ann = build_entry("blacklist", "+442079460958", "GB", action="announce", target="ivr/ivr-call_rejected.wav", added_at=0)
+    ann = build_entry(
+        "blacklist", "+442079460958", "GB", action="announce", target="ivr/ivr-call_rejected.wav", added_at=0
+    )
     assert ann.cause == "NORMAL_CLEARING"
     route = build_entry("blacklist", "+44909*", "GB", action="route", target="9999", added_at=0)
     assert route.kind is EntryKind.PREFIX and route.cause is None
-    vip = build_entry("whitelist", "020 7946 0958", "GB", priority=10, target="agent-1001", scope="queue:support", added_at=0)
+    vip = build_entry(
+        "whitelist", "020 7946 0958", "GB", priority=10, target="agent-1001", scope="queue:support", added_at=0
+    )
     assert vip.number == "+442079460958" and vip.priority == 10
     bad = [
         dict(list_name="blacklist", number="+442079460958", cause="NOT_A_CAUSE"),
@@ -129,19 +158,29 @@ def entries(draw: st.DrawFn) -> Entry:
         number = "+44" + draw(digits)
     else:
         number = "+44" + draw(st.text("0123456789", min_size=4, max_size=6))
-    return Entry(list_name=draw(st.sampled_from([BL, WL])), number=number, kind=kind, scope=draw(st.sampled_from(SCOPES)),
-                 expires_at=draw(st.none() | st.floats(0, 20)), reason=draw(st.text("xyz", max_size=3)), added_at=0.0)
+    return Entry(
+        list_name=draw(st.sampled_from([BL, WL])),
+        number=number,
+        kind=kind,
+        scope=draw(st.sampled_from(SCOPES)),
+        expires_at=draw(st.none() | st.floats(0, 20)),
+        reason=draw(st.text("xyz", max_size=3)),
+        added_at=0.0,
+    )
 
 
-def brute_force(all_entries: dict[tuple[str, str, str, str], Entry], number: str, lst: ListName, scopes: list[str],
-                now: float) -> Entry | None:
+def brute_force(
+    all_entries: dict[tuple[str, str, str, str], Entry], number: str, lst: ListName, scopes: list[str], now: float
+) -> Entry | None:
     order = [s for s in scopes if s != "global"] + (["global"] if "global" in scopes else [])
     for scope in order:
         live = [x for x in all_entries.values() if x.list_name is lst and x.scope == scope and not x.expired(now)]
         exact = [x for x in live if x.kind is not EntryKind.PREFIX and x.number == number]
         if exact:
             return exact[0]
-        prefixes = [x for x in live if x.kind is EntryKind.PREFIX and number != ANONYMOUS and number.startswith(x.number)]
+        prefixes = [
+            x for x in live if x.kind is EntryKind.PREFIX and number != ANONYMOUS and number.startswith(x.number)
+        ]
         if prefixes:
             return max(prefixes, key=lambda x: len(x.number))
     return None
@@ -150,13 +189,16 @@ def brute_force(all_entries: dict[tuple[str, str, str, str], Entry], number: str
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(entries(), max_size=25),
-    st.lists(st.tuples(st.sampled_from(["+44"]) .map(lambda p: p) , st.text("0123456789", min_size=4, max_size=6)), max_size=8),
+    st.lists(
+        st.tuples(st.sampled_from(["+44"]).map(lambda p: p), st.text("0123456789", min_size=4, max_size=6)), max_size=8
+    ),
     st.lists(st.integers(0, 24), max_size=5),
     st.floats(0, 25),
     st.lists(st.sampled_from(SCOPES), min_size=1, max_size=3, unique=True),
 )
-def test_matcher_agrees_with_brute_force(batch: list[Entry], probes: list[tuple[str, str]], removals: list[int],
-                                         now: float, scopes: list[str]) -> None:
+def test_matcher_agrees_with_brute_force(
+    batch: list[Entry], probes: list[tuple[str, str]], removals: list[int], now: float, scopes: list[str]
+) -> None:
     m = ListMatcher()
     model: dict[tuple[str, str, str, str], Entry] = {}
     for entry in batch:

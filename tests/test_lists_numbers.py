@@ -34,7 +34,20 @@ def test_numbers_normalize_to_e164(raw: str, region: str, expected: str) -> None
 
 
 @pytest.mark.parametrize(
-    "raw", ["anonymous", "Anonymous", "ANONYMOUS", "0000000000", "restricted", "unknown", "", "  ", "private", "Withheld", None]
+    "raw",
+    [
+        "anonymous",
+        "Anonymous",
+        "ANONYMOUS",
+        "0000000000",
+        "restricted",
+        "unknown",
+        "",
+        "  ",
+        "private",
+        "Withheld",
+        None,
+    ],
 )
 def test_withheld_callers_normalize_to_anonymous(raw: str | None) -> None:
     assert is_withheld(raw)
@@ -75,8 +88,15 @@ def test_unknown_region_is_its_own_error() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "region", "expected"),
-    [("+44", "GB", "+44"), ("+44 909", "GB", "+44909"), ("0909", "GB", "+44909"), ("0044909", "GB", "+44909"),
-     ("011 44 909", "US", "+44909"), ("900", "US", "+1900"), ("+1-900", "GB", "+1900")],
+    [
+        ("+44", "GB", "+44"),
+        ("+44 909", "GB", "+44909"),
+        ("0909", "GB", "+44909"),
+        ("0044909", "GB", "+44909"),
+        ("011 44 909", "US", "+44909"),
+        ("900", "US", "+1900"),
+        ("+1-900", "GB", "+1900"),
+    ],
 )
 def test_prefixes_normalize(raw: str, region: str, expected: str) -> None:
     assert normalize_prefix(raw, region) == expected

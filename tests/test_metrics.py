@@ -19,7 +19,7 @@ from ctilink.service.kpi_window import RollingWindow
 from ctilink.service.metrics import NO_QUEUE, OTHER, KpiMetrics
 
 sys.path.insert(0, str(Path(__file__).parent / "core"))
-from core_switch import Switch, agent  # noqa: E402
+from core_switch import Switch, agent
 
 
 class MeteredSwitch(Switch):
@@ -40,8 +40,14 @@ class MeteredSwitch(Switch):
         self.metrics.refresh(self.engine.snapshot(self.now), self.now)
 
 
-def build(agents: list[str], queues: list[QueueConfig] | None = None, *, per_agent: bool = False,
-          window_s: float = 900.0, **config: object) -> tuple[MeteredSwitch, KpiMetrics, CollectorRegistry]:
+def build(
+    agents: list[str],
+    queues: list[QueueConfig] | None = None,
+    *,
+    per_agent: bool = False,
+    window_s: float = 900.0,
+    **config: object,
+) -> tuple[MeteredSwitch, KpiMetrics, CollectorRegistry]:
     engine_kwargs = {k: config.pop(k) for k in ("screen",) if k in config}
     cfg = EngineConfig(
         queues=queues if queues is not None else [QueueConfig(name="support", wrap_up_s=5, service_level_s=20)],
@@ -161,8 +167,12 @@ def test_threshold_per_queue_and_short_abandon_threshold_are_configurable() -> N
 def test_overflow_blocked_and_default_route() -> None:
     queues = [
         QueueConfig(name="support", wrap_up_s=5),
-        QueueConfig(name="sales", required_skills={"sales": 1}, max_wait_s=30,
-                    overflow=OverflowAction(kind="queue", target="support")),
+        QueueConfig(
+            name="sales",
+            required_skills={"sales": 1},
+            max_wait_s=30,
+            overflow=OverflowAction(kind="queue", target="support"),
+        ),
         QueueConfig(name="tiny", max_length=0, overflow=OverflowAction(kind="hangup")),
     ]
     sw, _, reg = build(["1001"], queues)
@@ -213,8 +223,10 @@ def test_screened_calls_are_blocked_before_reaching_the_queue() -> None:
 
 
 def test_transfers_start_new_stays_and_attribute_handle_time_per_leg() -> None:
-    queues = [QueueConfig(name="tier1", required_skills={"t1": 1}, wrap_up_s=3),
-              QueueConfig(name="tier2", required_skills={"t2": 1}, wrap_up_s=3)]
+    queues = [
+        QueueConfig(name="tier1", required_skills={"t1": 1}, wrap_up_s=3),
+        QueueConfig(name="tier2", required_skills={"t2": 1}, wrap_up_s=3),
+    ]
     cfg = EngineConfig(queues=queues, agents=[agent("a", {"t1": 1}), agent("b", {"t2": 1}), agent("c", {})])
     reg = CollectorRegistry()
     sw = MeteredSwitch(cfg, KpiMetrics.from_config(reg, cfg, per_agent=True))
@@ -341,7 +353,9 @@ def test_decision_store_and_hostile_labels() -> None:
     assert val(reg, "ctilink_engine_decision_seconds_count", input="ChannelParked") == 1
     assert val(reg, "ctilink_engine_decision_seconds_bucket", input="ChannelParked", le="0.00025") == 1
     assert val(reg, "ctilink_engine_decision_seconds_count", input=OTHER) == 1 + 100 - 63
-    labels = {s.labels["input"] for m in reg.collect() if m.name == "ctilink_engine_decision_seconds" for s in m.samples}
+    labels = {
+        s.labels["input"] for m in reg.collect() if m.name == "ctilink_engine_decision_seconds" for s in m.samples
+    }
     assert len(labels) == 65  # 64 distinct names + _other
     assert val(reg, "ctilink_store_write_seconds_count") == 2
     assert val(reg, "ctilink_store_write_failures_total") == 1
@@ -418,8 +432,10 @@ def test_list_and_sticky_notifications_counted_by_name() -> None:
     assert val(reg, "ctilink_engine_notifications_total", type="Novel") == 1
 
 
-@pytest.mark.skipif(not (hasattr(rq, "AddListEntry") and hasattr(nt, "StickyRouted")),
-                    reason="the engine has no number lists / sticky routing yet")
+@pytest.mark.skipif(
+    not (hasattr(rq, "AddListEntry") and hasattr(nt, "StickyRouted")),
+    reason="the engine has no number lists / sticky routing yet",
+)
 def test_engine_list_screening_and_sticky_routing_are_counted() -> None:
     sw, _, reg = build(["1001"], sticky={"enabled": True})
     assert sw.request(rq.AddListEntry(list_name="blacklist", number="+15551230666", action="reject")).error is None
@@ -441,6 +457,7 @@ def test_engine_list_screening_and_sticky_routing_are_counted() -> None:
 
 
 # -- the rolling window on its own -------------------------------------------------------------
+
 
 def test_window_sums_expire_slot_by_slot() -> None:
     w = RollingWindow(2, window_s=60.0, slots=6)  # 10 s slots

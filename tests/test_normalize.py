@@ -131,9 +131,7 @@ def test_other_leg_from_other_leg_header_or_bridge_headers() -> None:
     assert norm.from_headers(channel("CHANNEL_BRIDGE", **{"Other-Leg-Unique-ID": OTHER})).other_uuid == OTHER
     b_side = channel("CHANNEL_BRIDGE", **{"Bridge-A-Unique-ID": UUID, "Bridge-B-Unique-ID": OTHER})
     assert norm.from_headers(b_side).other_uuid == OTHER
-    a_side = channel(
-        "CHANNEL_BRIDGE", **{"Unique-ID": OTHER, "Bridge-A-Unique-ID": UUID, "Bridge-B-Unique-ID": OTHER}
-    )
+    a_side = channel("CHANNEL_BRIDGE", **{"Unique-ID": OTHER, "Bridge-A-Unique-ID": UUID, "Bridge-B-Unique-ID": OTHER})
     assert norm.from_headers(a_side).other_uuid == UUID
 
 
@@ -295,8 +293,13 @@ def test_sofia_expire_with_only_user_and_host() -> None:
 
 def test_avmd_beep_is_a_machine() -> None:
     headers = base(
-        "CUSTOM", **{"Event-Subclass": "avmd::beep", "Unique-ID": UUID, "Beep-Status": "DETECTED",
-                     "variable_ctilink_role": "customer"}
+        "CUSTOM",
+        **{
+            "Event-Subclass": "avmd::beep",
+            "Unique-ID": UUID,
+            "Beep-Status": "DETECTED",
+            "variable_ctilink_role": "customer",
+        },
     )
     event = valid(Normalizer("n").from_headers(headers))
     assert isinstance(event, MachineDetected)
@@ -304,8 +307,9 @@ def test_avmd_beep_is_a_machine() -> None:
     assert event.variables == {"ctilink_role": "customer"}
 
 
-@pytest.mark.parametrize(("value", "result"), [("MACHINE", "machine"), ("HUMAN", "human"),
-                                                ("NOTSURE", "notsure"), ("weird", "notsure")])
+@pytest.mark.parametrize(
+    ("value", "result"), [("MACHINE", "machine"), ("HUMAN", "human"), ("NOTSURE", "notsure"), ("weird", "notsure")]
+)
 def test_mod_amd_result_on_execute_complete_of_amd(value: str, result: str) -> None:
     headers = channel("CHANNEL_EXECUTE_COMPLETE", Application="amd", variable_amd_result=value)
     event = valid(Normalizer("n").from_headers(headers))

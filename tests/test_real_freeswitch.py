@@ -40,8 +40,15 @@ def _until(conn: EslConnection, pred: Any, timeout: float = WAIT) -> Any:
 def conn() -> Any:
     host, port, password = SPEC.rsplit(":", 2)
     registry = CollectorRegistry()
-    c = EslConnection("real", host, int(port), password, registry=registry,
-                      backoff=Backoff(initial=0.2, cap=2.0), heartbeat_timeout_s=60.0)
+    c = EslConnection(
+        "real",
+        host,
+        int(port),
+        password,
+        registry=registry,
+        backoff=Backoff(initial=0.2, cap=2.0),
+        heartbeat_timeout_s=60.0,
+    )
     c.start()
     assert c.wait_connected(WAIT), f"could not connect to {host}:{port}"
     yield c
@@ -59,8 +66,15 @@ def test_status_bgapi_originate_kill_reconnect_and_resync(conn: EslConnection) -
     assert isinstance(job, JobCompleted) and "FreeSWITCH" in job.body
 
     leg, call_id = str(uuidlib.uuid4()), str(uuidlib.uuid4())
-    handle = conn.bgapi(Originate(uuid=leg, job_uuid=str(uuidlib.uuid4()), dial_string=DIAL,
-                                  variables={"ctilink_call_id": call_id, "ctilink_role": "customer"}), timeout=WAIT)
+    handle = conn.bgapi(
+        Originate(
+            uuid=leg,
+            job_uuid=str(uuidlib.uuid4()),
+            dial_string=DIAL,
+            variables={"ctilink_call_id": call_id, "ctilink_role": "customer"},
+        ),
+        timeout=WAIT,
+    )
     created = _until(conn, lambda e: isinstance(e, ChannelCreated) and e.uuid == leg)
     assert created.variables.get("ctilink_call_id") == call_id and created.core_uuid == conn.core_uuid
     assert handle.wait(WAIT).ok

@@ -7,15 +7,14 @@ through a real connection against the fake switch.
 
 from __future__ import annotations
 
+import itertools
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctilink.esl.fixtures import fixtures_dir
 from ctilink.esl.normalize import Normalizer
 from ctilink.esl.resync import (
     SHOW_CHANNELS,
@@ -36,8 +35,8 @@ from ctilink.events import (
     ChannelProgress,
     Resynced,
 )
+from ctilink.testing.recordings import Recordings
 
-FIXTURES = fixtures_dir()
 CALLER1 = "3baf444b-35b0-4933-974b-4fce85e3ff7c"
 AGENT1 = "30a9810d-c59e-4206-bcca-b560e8f7dd89"
 CALLER2 = "5417094b-6547-4e55-941b-53a61270432d"
@@ -45,24 +44,35 @@ AGENT2 = "1dcb81ec-be0a-4b8e-814f-11c2f661d470"
 CORE = "6e3f189d-0920-4734-a335-e58e977985b0"
 
 
-def _recorded_replies() -> dict[str, list[str]]:
+class _Recorded:
+    """What FreeSWITCH answered in the api_responses recording, filled in by the fixture below."""
+
+    replies: dict[str, list[str]]
+    rows_body: str
+    dump_json: str
+    dump_plain: str
+
+
+R = _Recorded()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _recorded_replies(recordings: Recordings) -> None:
     """api command -> the bodies FreeSWITCH answered, in order, from the controller recording."""
-    records = [json.loads(line) for line in (FIXTURES / "api_responses.controller.jsonl").open()]
+    records = recordings.controller_records("api_responses")
     replies: dict[str, list[str]] = {}
-    for sent, got in zip(records, records[1:]):
-        if sent["dir"] == "send" and sent["data"].startswith("api ") and got["dir"] == "recv":
-            body = got["data"].split("\n\n", 1)[1]
-            replies.setdefault(sent["data"][4:].strip(), []).append(body)
-    return replies
+    for sent, got in itertools.pairwise(records):
+        if sent.dir == "send" and sent.data.startswith(b"api ") and got.dir == "recv":
+            body = got.data.decode().split("\n\n", 1)[1]
+            replies.setdefault(sent.data.decode()[4:].strip(), []).append(body)
+    R.replies = replies
+    R.rows_body = replies[SHOW_CHANNELS][1]
+    R.dump_json = replies[f"uuid_dump {CALLER1} json"][0]
+    R.dump_plain = replies[f"uuid_dump {AGENT1}"][0]
 
 
-REPLIES = _recorded_replies()
-ROWS_BODY = REPLIES[SHOW_CHANNELS][1]
-DUMP_JSON = REPLIES[f"uuid_dump {CALLER1} json"][0]
-DUMP_PLAIN = REPLIES[f"uuid_dump {AGENT1}"][0]
-
-
-def _events(dumps: dict[str, str | None], rows_body: str = ROWS_BODY, bad: list | None = None) -> list[Any]:
+def _events(dumps: dict[str, str | None], rows_body: str | None = None, bad: list | None = None) -> list[Any]:
+    rows_body = R.rows_body if rows_body is None else rows_body
     rows = parse_channel_rows(rows_body)
     report = (lambda u, why: bad.append((u, why))) if bad is not None else None
     channels = snapshot(rows, dumps, CORE, report)
@@ -70,7 +80,7 @@ def _events(dumps: dict[str, str | None], rows_body: str = ROWS_BODY, bad: list 
 
 
 def _json_dump(**changes: str | None) -> str:
-    doc = json.loads(DUMP_JSON)
+    doc = json.loads(R.dump_json)
     for key, value in changes.items():
         key = key.replace("__", "-")
         if value is None:
@@ -84,8 +94,8 @@ def _json_dump(**changes: str | None) -> str:
 
 
 def test_channel_rows_from_recorded_replies() -> None:
-    assert parse_channel_rows(REPLIES[SHOW_CHANNELS][0]) == []
-    rows = parse_channel_rows(ROWS_BODY)
+    assert parse_channel_rows(R.replies[SHOW_CHANNELS][0]) == []
+    rows = parse_channel_rows(R.rows_body)
     assert [r["uuid"] for r in rows] == [CALLER1, AGENT1, CALLER2, AGENT2]
     assert rows[0]["cid_name"] == "Ivan Example"
 
@@ -106,9 +116,9 @@ def test_unusable_channel_list_is_a_resync_error(body: str, message: str) -> Non
 
 
 def test_uuid_dump_json_plain_and_gone() -> None:
-    doc = parse_uuid_dump(DUMP_JSON)
+    doc = parse_uuid_dump(R.dump_json)
     assert doc is not None and doc["Unique-ID"] == CALLER1 and doc["variable_ctilink_queue"] == "support"
-    plain = parse_uuid_dump(DUMP_PLAIN)
+    plain = parse_uuid_dump(R.dump_plain)
     assert plain is not None
     assert plain["Channel-Name"] == "sofia/external/agent1004@127.0.0.1:5090"  # per-value URL decoding
     assert plain["variable_ctilink_agent_id"] == "1004"
@@ -132,7 +142,7 @@ def test_dump_command_refuses_uuids_that_could_break_the_line() -> None:
 
 def test_bridged_pair_from_recorded_dumps() -> None:
     gone = "-ERR No such channel!\n"
-    events = _events({CALLER1: DUMP_JSON, AGENT1: DUMP_PLAIN, CALLER2: gone, AGENT2: gone})
+    events = _events({CALLER1: R.dump_json, AGENT1: R.dump_plain, CALLER2: gone, AGENT2: gone})
     assert [(type(e), getattr(e, "uuid", None)) for e in events] == [
         (ChannelCreated, CALLER1),
         (ChannelCreated, AGENT1),
@@ -145,7 +155,11 @@ def test_bridged_pair_from_recorded_dumps() -> None:
     bridged = events[4]
     assert bridged.other_uuid == AGENT1
     agent = events[1]
-    assert agent.variables == {"ctilink_call_id": "6af636c1-a390-4e9c-9624-582a9f441aba", "ctilink_role": "agent", "ctilink_agent_id": "1004"}
+    assert agent.variables == {
+        "ctilink_call_id": "6af636c1-a390-4e9c-9624-582a9f441aba",
+        "ctilink_role": "agent",
+        "ctilink_agent_id": "1004",
+    }
     assert events[0].variables["ctilink_queue"] == "support"
     assert events[0].caller_number == "15551230009"
     assert events[-1].uuids == [CALLER1, AGENT1]  # the vanished pair is not claimed alive
@@ -190,7 +204,9 @@ def test_stale_other_leg_without_bridge_to_is_not_a_bridge() -> None:
 
 def test_undecodable_dump_falls_back_to_the_list_row() -> None:
     bad: list = []
-    events = _events({CALLER1: "garbage\x00", AGENT1: _json_dump(**{"Unique-ID": CALLER2}), CALLER2: None, AGENT2: "-ERR"}, bad=bad)
+    events = _events(
+        {CALLER1: "garbage\x00", AGENT1: _json_dump(**{"Unique-ID": CALLER2}), CALLER2: None, AGENT2: "-ERR"}, bad=bad
+    )
     created = {e.uuid: e for e in events if isinstance(e, ChannelCreated)}
     assert set(created) == {CALLER1, AGENT1, CALLER2}
     assert created[CALLER1].caller_name == "Ivan Example"  # from the row
@@ -212,13 +228,13 @@ def test_dump_the_normalizer_refuses_falls_back_to_the_row() -> None:
 
 def test_run_resync_queries_only_safe_uuids_and_reports_hostile_rows() -> None:
     hostile = "evil\napi fsctl shutdown"
-    rows = json.loads(ROWS_BODY)
-    rows["rows"] = rows["rows"][:2] + [dict(rows["rows"][2], uuid=hostile)]
+    rows = json.loads(R.rows_body)
+    rows["rows"] = [*rows["rows"][:2], dict(rows["rows"][2], uuid=hostile)]
     sent: list[str] = []
 
     def query(commands: list[str]) -> list[str]:
         sent.extend(commands)
-        answers = {SHOW_CHANNELS: json.dumps(rows), f"uuid_dump {CALLER1} json": DUMP_JSON}
+        answers = {SHOW_CHANNELS: json.dumps(rows), f"uuid_dump {CALLER1} json": R.dump_json}
         return [answers.get(c, "-ERR No such channel!\n") for c in commands]
 
     bad: list = []
@@ -230,7 +246,7 @@ def test_run_resync_queries_only_safe_uuids_and_reports_hostile_rows() -> None:
 
 
 def test_run_resync_with_no_channels_is_just_the_marker() -> None:
-    events = run_resync(lambda cmds: ["{\"row_count\": 0}\n" for _ in cmds], Normalizer("n"), "n", CORE)
+    events = run_resync(lambda cmds: ['{"row_count": 0}\n' for _ in cmds], Normalizer("n"), "n", CORE)
     assert events == [Resynced(node="n", core_uuid=CORE, uuids=[])]
 
 
@@ -256,9 +272,17 @@ def test_resync_invariants(states: list[dict], pairs: st.DataObject) -> None:
         a, b = free.pop(0), free.pop(0)
         partner[a], partner[b] = b, a
     rows, dumps = [], {}
-    for u, s in zip(uuids, states):
-        rows.append({"uuid": u, "direction": "inbound", "callstate": s["callstate"], "application": s["app"] or "", "created_epoch": "1"})
-        doc = json.loads(DUMP_JSON)
+    for u, s in zip(uuids, states, strict=False):
+        rows.append(
+            {
+                "uuid": u,
+                "direction": "inbound",
+                "callstate": s["callstate"],
+                "application": s["app"] or "",
+                "created_epoch": "1",
+            }
+        )
+        doc = json.loads(R.dump_json)
         doc.update({"Unique-ID": u, "Channel-Call-State": s["callstate"]})
         for k in ("Answer-State", "variable_bridge_to", "Other-Leg-Unique-ID", "Other-Type"):
             doc.pop(k, None)
@@ -270,7 +294,7 @@ def test_resync_invariants(states: list[dict], pairs: st.DataObject) -> None:
     events = _events(dumps, json.dumps({"row_count": len(rows), "rows": rows}))
     marker = events[-1]
     assert isinstance(marker, Resynced) and not any(isinstance(e, Resynced) for e in events[:-1])
-    alive = [u for u, s in zip(uuids, states) if s["dump"] != "gone"]
+    alive = [u for u, s in zip(uuids, states, strict=False) if s["dump"] != "gone"]
     assert marker.uuids == alive
     created = [e.uuid for e in events if isinstance(e, ChannelCreated)]
     assert created == alive
@@ -324,8 +348,9 @@ def test_resync_on_connect_and_after_reconnect_rebuilds_every_live_channel() -> 
     switch = FakeSwitch(heartbeat_interval=None, time_scale=0)
     switch.start()
     registry = CollectorRegistry()
-    conn = EslConnection("fs1", switch.host, switch.port, "ClueCon", registry=registry,
-                         backoff=Backoff(initial=0.02, cap=0.05))
+    conn = EslConnection(
+        "fs1", switch.host, switch.port, "ClueCon", registry=registry, backoff=Backoff(initial=0.02, cap=0.05)
+    )
     try:
         parked = switch.inbound_call("15551230001", "Alice Example", "7000", {"ctilink_queue": "support"})
         conn.start()
@@ -337,9 +362,15 @@ def test_resync_on_connect_and_after_reconnect_rebuilds_every_live_channel() -> 
         # Build a bridged call with the agent on hold, watching it live.
         caller = switch.inbound_call("15551230002", "Bob Example", "7001", {"ctilink_queue": "sales"}, answered=True)
         agent, call_id = str(uuidlib.uuid4()), str(uuidlib.uuid4())
-        conn.bgapi(Originate(uuid=agent, job_uuid=str(uuidlib.uuid4()), dial_string="sofia/external/agent1001@127.0.0.1:5090",
-                             variables={"ctilink_call_id": call_id, "ctilink_role": "agent", "ctilink_agent_id": "1001"}),
-                   timeout=WAIT).wait(WAIT)
+        conn.bgapi(
+            Originate(
+                uuid=agent,
+                job_uuid=str(uuidlib.uuid4()),
+                dial_string="sofia/external/agent1001@127.0.0.1:5090",
+                variables={"ctilink_call_id": call_id, "ctilink_role": "agent", "ctilink_agent_id": "1001"},
+            ),
+            timeout=WAIT,
+        ).wait(WAIT)
         assert conn.api(Bridge(uuid=caller, other_uuid=agent), timeout=WAIT).ok
         live_bridge = _until(conn, ChannelBridged)
         assert conn.api(Hold(uuid=agent), timeout=WAIT).ok
@@ -365,7 +396,11 @@ def test_resync_on_connect_and_after_reconnect_rebuilds_every_live_channel() -> 
         ]
         by_kind = {(type(e), getattr(e, "uuid", None)): e for e in events}
         agent_created = by_kind[(ChannelCreated, agent)]
-        assert agent_created.variables == {"ctilink_call_id": call_id, "ctilink_role": "agent", "ctilink_agent_id": "1001"}
+        assert agent_created.variables == {
+            "ctilink_call_id": call_id,
+            "ctilink_role": "agent",
+            "ctilink_agent_id": "1001",
+        }
         assert by_kind[(ChannelCreated, caller)].variables == {"ctilink_queue": "sales"}
         bridged = by_kind[(ChannelBridged, caller)]
         assert bridged.other_uuid == agent == live_bridge.other_uuid
@@ -385,15 +420,21 @@ def test_resync_on_connect_and_after_reconnect_rebuilds_every_live_channel() -> 
 def test_channels_gone_while_disconnected_are_absent_from_the_marker() -> None:
     switch = FakeSwitch(heartbeat_interval=None, time_scale=0)
     switch.start()
-    conn = EslConnection("fs1", switch.host, switch.port, "ClueCon", registry=CollectorRegistry(),
-                         backoff=Backoff(initial=0.02, cap=0.05))
+    conn = EslConnection(
+        "fs1",
+        switch.host,
+        switch.port,
+        "ClueCon",
+        registry=CollectorRegistry(),
+        backoff=Backoff(initial=0.02, cap=0.05),
+    )
     try:
         a = switch.inbound_call("15551230001", "Alice Example", "7000")
         b = switch.inbound_call("15551230002", "Bob Example", "7000")
         conn.start()
         assert _until(conn, Resynced).uuids == [a, b]
         switch.go_silent()  # nothing of what follows reaches us...
-        switch._hangup(switch.channels[a], "NORMAL_CLEARING")  # noqa: SLF001 - the fake's own channel model
+        switch._hangup(switch.channels[a], "NORMAL_CLEARING")
         switch.resume()
         switch.disconnect(notice=False)  # ...and the next session's snapshot tells the truth
         marker = _until(conn, Resynced)
@@ -408,8 +449,14 @@ def test_channels_gone_while_disconnected_are_absent_from_the_marker() -> None:
 def test_live_events_during_the_resync_come_after_the_marker() -> None:
     switch = FakeSwitch(heartbeat_interval=None, time_scale=0)
     switch.start()
-    conn = EslConnection("fs1", switch.host, switch.port, "ClueCon", registry=CollectorRegistry(),
-                         backoff=Backoff(initial=0.02, cap=0.05))
+    conn = EslConnection(
+        "fs1",
+        switch.host,
+        switch.port,
+        "ClueCon",
+        registry=CollectorRegistry(),
+        backoff=Backoff(initial=0.02, cap=0.05),
+    )
 
     def show_channels(args: str) -> str:
         # FreeSWITCH keeps sending events while it answers our snapshot queries.

@@ -19,20 +19,35 @@ from ctilink.sim.models import Route
 KNOWN = "+15551230001"
 
 
-def _world(lookup: Any, *, timeout_s: float = 2.0, agents: int = 1) -> tuple[SimulatedSwitch, ScreenPopper, list[ScreenPop]]:
-    engine = Engine(EngineConfig(
-        queues=[QueueConfig(name="support", required_skills={"support": 1}, wrap_up_s=0)],
-        agents=[AgentProfile(id=f"10{i:02d}", endpoints=[f"user/10{i:02d}"], skills={"support": 5})
-                for i in range(1, agents + 1)],
-    ))
+def _world(
+    lookup: Any, *, timeout_s: float = 2.0, agents: int = 1
+) -> tuple[SimulatedSwitch, ScreenPopper, list[ScreenPop]]:
+    engine = Engine(
+        EngineConfig(
+            queues=[QueueConfig(name="support", required_skills={"support": 1}, wrap_up_s=0)],
+            agents=[
+                AgentProfile(id=f"10{i:02d}", endpoints=[f"user/10{i:02d}"], skills={"support": 5})
+                for i in range(1, agents + 1)
+            ],
+        )
+    )
     sim = SimulatedSwitch(engine, seed=3)
     pops: list[ScreenPop] = []
     crm = CrmLookup(CrmConfig(timeout_s=timeout_s, cache_ttl_s=60), lookup=lookup)
     popper = ScreenPopper(pops.append, config=ScreenPopConfig(variables=["ctilink_ivr_*", "ctilink_account"]), crm=crm)
     sim.on_event.append(popper.observe_event)
     sim.on_notification.append(lambda note: popper.observe(note, sim.now))
-    sim.route("7000", Route({"ctilink_queue": "support", "ctilink_ivr_choice": "2", "ctilink_account": "A-77",
-                             "ctilink_secret_pin": "1234"}))
+    sim.route(
+        "7000",
+        Route(
+            {
+                "ctilink_queue": "support",
+                "ctilink_ivr_choice": "2",
+                "ctilink_account": "A-77",
+                "ctilink_secret_pin": "1234",
+            }
+        ),
+    )
     sim.add_agents([f"10{i:02d}" for i in range(1, agents + 1)])
     return sim, popper, pops
 
@@ -137,7 +152,7 @@ def test_callbacks_on_screen_pop_survive_a_raising_and_a_hanging_callback() -> N
     callbacks.on(ScreenPop, boom)
     callbacks.on(ScreenPop, hang)
     callbacks.on(ScreenPop, got.append)
-    sim, popper, pops = _world(lambda number: None, agents=2)
+    sim, popper, _pops = _world(lambda number: None, agents=2)
     running: list[gevent.Greenlet] = []
     popper._emit = lambda pop: running.extend(callbacks.dispatch(pop))  # type: ignore[method-assign]
     sim.inbound_call(destination="7000", caller_number="5551230004")

@@ -22,7 +22,6 @@ from ctilink.esl.commands import (
     Transfer,
 )
 from ctilink.events import (
-    ChannelAnswered,
     ChannelBridged,
     ChannelCreated,
     ChannelEvent,
@@ -30,9 +29,7 @@ from ctilink.events import (
     ChannelHungUp,
     ChannelParked,
     ChannelProgress,
-    ChannelUnbridged,
     ChannelUnheld,
-    ChannelUnparked,
     DtmfReceived,
     Event,
     ExecuteComplete,

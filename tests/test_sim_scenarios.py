@@ -175,8 +175,6 @@ def test_agent_ending_wrap_up_early_is_available_before_the_timer() -> None:
     assert_clean(engine, sim)
 
 
-
-
 @pytest.mark.parametrize(
     "validate",
     [True, False],
@@ -199,9 +197,13 @@ def test_transfer_to_another_queue_reaches_an_agent_there(validate: bool) -> Non
         id_factory=id_factory(1),
     )
     sim = SimulatedSwitch(engine, seed=1, validate_commands=validate)
-    sim.add_agents(["s1"], AgentBehaviour(ring_delay=Fixed(1.0), p_transfer=1.0, transfer_after=Fixed(10.0), transfer_to="sales"))
+    sim.add_agents(
+        ["s1"], AgentBehaviour(ring_delay=Fixed(1.0), p_transfer=1.0, transfer_after=Fixed(10.0), transfer_to="sales")
+    )
     sim.add_agents(["x1"], PROMPT)
-    uuid = sim.inbound_call("support", behaviour=CallerBehaviour(patience=Fixed(math.inf), talk=Fixed(60.0), hangs_up_first=1.0))
+    uuid = sim.inbound_call(
+        "support", behaviour=CallerBehaviour(patience=Fixed(math.inf), talk=Fixed(60.0), hangs_up_first=1.0)
+    )
     sim.run_for(200.0)
     (transferred,) = of(sim, nt.CallTransferred)
     assert (transferred.from_agent_id, transferred.kind, transferred.target) == ("s1", "queue", "sales")
@@ -281,15 +283,26 @@ def test_busy_day_with_breaks_holds_and_pauses_keeps_every_rule() -> None:
         QueueConfig(name="sales", required_skills={"sales": 1}, wrap_up_s=8, ring_timeout_s=10),
     ]
     agents = [
-        AgentProfile(id=f"a{i}", endpoints=[f"sofia/internal/a{i}@127.0.0.1"], skills={"support": 3, "sales": 2} if i % 2 else {"support": 4})
+        AgentProfile(
+            id=f"a{i}",
+            endpoints=[f"sofia/internal/a{i}@127.0.0.1"],
+            skills={"support": 3, "sales": 2} if i % 2 else {"support": 4},
+        )
         for i in range(1, 9)
     ]
     engine = Engine(EngineConfig(queues=queues, agents=agents), rng=random.Random(2), id_factory=id_factory(2))
     sim = SimulatedSwitch(engine, seed=2)
     behaviour = AgentBehaviour(
-        ring_delay=Uniform(1.0, 5.0), p_no_answer=0.05, p_busy=0.02, p_reject=0.02, p_end_wrap_up_early=0.4,
-        p_hold=0.3, hold_after=Uniform(5, 20), hold_time=Uniform(5, 20),
-        breaks_per_hour=1.0, break_time=Uniform(120, 300),
+        ring_delay=Uniform(1.0, 5.0),
+        p_no_answer=0.05,
+        p_busy=0.02,
+        p_reject=0.02,
+        p_end_wrap_up_early=0.4,
+        p_hold=0.3,
+        hold_after=Uniform(5, 20),
+        hold_time=Uniform(5, 20),
+        breaks_per_hour=1.0,
+        break_time=Uniform(120, 300),
     )
     sim.add_agents([a.id for a in agents], behaviour)
     talk = CallerBehaviour(patience=Exponential(90.0), talk=LogNormal(90.0, 0.6))

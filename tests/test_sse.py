@@ -25,14 +25,22 @@ OTHER_TOKEN = "agent-1002-token-xxxxxxxx"
 
 @pytest.fixture
 def world() -> Iterator[tuple[tuple[str, int], EventHub]]:
-    engine = Engine(EngineConfig(
-        queues=[QueueConfig(name="support")],
-        agents=[AgentProfile(id="1001", endpoints=["user/1001"]), AgentProfile(id="1002", endpoints=["user/1002"])],
-    ))
-    config = parse_config({"api": {"tokens": [
-        {"name": "a1", "token": AGENT_TOKEN, "role": "agent", "agent_id": "1001"},
-        {"name": "a2", "token": OTHER_TOKEN, "role": "agent", "agent_id": "1002"},
-    ]}})
+    engine = Engine(
+        EngineConfig(
+            queues=[QueueConfig(name="support")],
+            agents=[AgentProfile(id="1001", endpoints=["user/1001"]), AgentProfile(id="1002", endpoints=["user/1002"])],
+        )
+    )
+    config = parse_config(
+        {
+            "api": {
+                "tokens": [
+                    {"name": "a1", "token": AGENT_TOKEN, "role": "agent", "agent_id": "1001"},
+                    {"name": "a2", "token": OTHER_TOKEN, "role": "agent", "agent_id": "1002"},
+                ]
+            }
+        }
+    )
     hub = EventHub(window_s=300, max_events=100, keepalive_s=30)
     ctx = ApiContext(snapshot=lambda: engine.snapshot(0.0), submit=lambda r: None, config=config, hub=hub)
     server = serve("127.0.0.1:0", build_app(health=lambda: {"ok": True}, context=ctx))
@@ -120,10 +128,12 @@ def test_call_changes_reach_the_agents_the_call_was_offered_to(world: tuple[tupl
 
 
 def test_lost_history_or_other_epoch_starts_with_reset(world: tuple[tuple[str, int], EventHub]) -> None:
-    address, hub = world
+    address, _hub = world
     sock = gevent.socket.create_connection(address, timeout=5)
-    sock.sendall(f"GET /v1/agents/1001/events HTTP/1.0\r\nAuthorization: Bearer {AGENT_TOKEN}\r\n"
-                 f"Last-Event-ID: someotherepoch-5\r\n\r\n".encode())
+    sock.sendall(
+        f"GET /v1/agents/1001/events HTTP/1.0\r\nAuthorization: Bearer {AGENT_TOKEN}\r\n"
+        f"Last-Event-ID: someotherepoch-5\r\n\r\n".encode()
+    )
     data = b""
     while b"event: reset" not in data:
         chunk = sock.recv(4096)
@@ -136,8 +146,7 @@ def test_stream_needs_the_agents_own_token(world: tuple[tuple[str, int], EventHu
     address, _ = world
     assert http.get(address, "/v1/agents/1001/events").status == 401
     assert http.get(address, "/v1/agents/1001/events", headers={"Authorization": "Bearer nope"}).status == 401
-    assert http.get(address, "/v1/agents/1001/events",
-                    headers={"Authorization": f"Bearer {OTHER_TOKEN}"}).status == 403
+    assert http.get(address, "/v1/agents/1001/events", headers={"Authorization": f"Bearer {OTHER_TOKEN}"}).status == 403
 
 
 def test_window_eviction_is_reported_as_reset() -> None:

@@ -64,8 +64,12 @@ def run_day(sticky: bool, seed: int = SEED) -> Day:
     )
     engine = Engine(config, rng=random.Random(seed))
     sim = SimulatedSwitch(engine, seed=seed, keep_notifications=False, keep_commands=False)
-    sim.add_agents(AGENTS, AgentBehaviour(ring_delay=Uniform(1.0, 3.0), p_no_answer=0.02,
-                                          breaks_per_hour=0.5, break_time=Uniform(300.0, 600.0)))
+    sim.add_agents(
+        AGENTS,
+        AgentBehaviour(
+            ring_delay=Uniform(1.0, 3.0), p_no_answer=0.02, breaks_per_hour=0.5, break_time=Uniform(300.0, 600.0)
+        ),
+    )
     caller = CallerBehaviour(patience=Exponential(150.0), talk=LogNormal(180.0, 0.5))
     for at, number in schedule(seed):
         sim.inbound_call("support", caller_number=number, behaviour=caller, at=at)
@@ -118,10 +122,21 @@ def test_repeat_callers_reach_their_agent_and_service_level_holds() -> None:
         assert day.invariant_problems == []
         assert day.offered > 500 and day.answered > 0.8 * day.offered, (day.offered, day.answered)
     figures = {
-        "on": (on.reached_prev_when_available, on.repeat_prev_available, on.reached_prev_when_busy,
-               on.repeat_prev_busy, on.service_level, on.outcomes),
-        "off": (off.reached_prev_when_available, off.repeat_prev_available, off.reached_prev_when_busy,
-                off.repeat_prev_busy, off.service_level),
+        "on": (
+            on.reached_prev_when_available,
+            on.repeat_prev_available,
+            on.reached_prev_when_busy,
+            on.repeat_prev_busy,
+            on.service_level,
+            on.outcomes,
+        ),
+        "off": (
+            off.reached_prev_when_available,
+            off.repeat_prev_available,
+            off.reached_prev_when_busy,
+            off.repeat_prev_busy,
+            off.service_level,
+        ),
     }
     assert on.repeat_prev_available >= 100, figures
     # With sticky routing, a repeat caller whose agent is free reaches that agent nearly always

@@ -18,12 +18,15 @@ ACKS_BEFORE_KILL = 400
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 @pytest.mark.parametrize("round_", [1, 2])
-def test_acknowledged_writes_survive_sigkill(tmp_path: Path, round_: int) -> None:
+def test_every_acknowledged_write_was_committed_before_a_sigkill(tmp_path: Path, round_: int) -> None:
     db = tmp_path / "crash.db"
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     child = subprocess.Popen(
-        [sys.executable, "-m", "ctilink.store.crashprobe", str(db)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
+        [sys.executable, str(ROOT / "tests" / "support" / "crashprobe.py"), str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
     )
     assert child.stdout is not None
     acked: list[str] = []

@@ -65,7 +65,9 @@ def test_migrations_apply_in_order_and_newer_schema_is_refused(db: Path) -> None
 
 def test_list_entries_round_trip_survive_reopen_and_feed_the_matcher(db: Path) -> None:
     entries = [
-        build_entry("blacklist", "+44909*", "GB", action="announce", target="ivr/blocked.wav", reason="premium", added_at=5),
+        build_entry(
+            "blacklist", "+44909*", "GB", action="announce", target="ivr/blocked.wav", reason="premium", added_at=5
+        ),
         build_entry("whitelist", "020 7946 0958", "GB", priority=7, target="1001", scope="queue:vip", added_at=5),
         build_entry("dnc", "anonymous", "GB", expires_at=100.0, added_at=5),
         build_entry("blacklist", "+12125550142", "GB", cause="CALL_REJECTED", added_by="ops<script>", added_at=5),
@@ -136,11 +138,17 @@ def test_config_overrides(store: SqliteStore) -> None:
 
 def test_call_records_indexed_queries(store: SqliteStore) -> None:
     for i in range(6):
-        store.put_call_record(CallRecord(f"c{i}", started_at=float(i), queue="support" if i % 2 else "sales",
-                                         disposition="answered" if i < 4 else "abandoned",
-                                         customer_number="+442079460958" if i < 3 else "+12125550142",
-                                         data={"i": i, "note": "quote \" and \u2603"}))
-    assert store.get_call_record("c3").data == {"i": 3, "note": "quote \" and \u2603"}
+        store.put_call_record(
+            CallRecord(
+                f"c{i}",
+                started_at=float(i),
+                queue="support" if i % 2 else "sales",
+                disposition="answered" if i < 4 else "abandoned",
+                customer_number="+442079460958" if i < 3 else "+12125550142",
+                data={"i": i, "note": 'quote " and \u2603'},
+            )
+        )
+    assert store.get_call_record("c3").data == {"i": 3, "note": 'quote " and \u2603'}
     assert [r.call_id for r in store.find_call_records(queue="support")] == ["c5", "c3", "c1"]
     assert [r.call_id for r in store.find_call_records(customer_number="+442079460958", since=1.0)] == ["c2", "c1"]
     assert [r.call_id for r in store.find_call_records(disposition="abandoned", until=5.0)] == ["c4"]
@@ -150,8 +158,12 @@ def test_call_records_indexed_queries(store: SqliteStore) -> None:
 
 
 def test_campaign_contacts_and_attempts(store: SqliteStore) -> None:
-    store.put_contacts([CampaignContact("spring", "k1", "+442079460958", priority=1),
-                        CampaignContact("spring", "k2", "+12125550142", priority=5, next_attempt_at=50.0)])
+    store.put_contacts(
+        [
+            CampaignContact("spring", "k1", "+442079460958", priority=1),
+            CampaignContact("spring", "k2", "+12125550142", priority=5, next_attempt_at=50.0),
+        ]
+    )
     assert [c.contact_id for c in store.get_contacts("spring")] == ["k2", "k1"]
     assert [c.contact_id for c in store.get_contacts("spring", due_at=10.0)] == ["k1"]
     store.put_attempt(CampaignAttempt("a1", "spring", "k1", started_at=1.0, outcome="no_answer"))
@@ -185,11 +197,13 @@ def test_run_batch_isolates_a_failing_op(store: SqliteStore) -> None:
         s.sticky_put("+442079460958", "q", "half-written", now=0.0)
         raise RuntimeError("boom")
 
-    outcomes = store.run_batch([
-        lambda s: s.sticky_put("+1", "q", "a", now=0.0),
-        boom,
-        lambda s: s.put_config("queue", "q", {"x": 1}, now=0.0),
-    ])
+    outcomes = store.run_batch(
+        [
+            lambda s: s.sticky_put("+1", "q", "a", now=0.0),
+            boom,
+            lambda s: s.put_config("queue", "q", {"x": 1}, now=0.0),
+        ]
+    )
     assert [ok for ok, _ in outcomes] == [True, False, True]
     assert isinstance(outcomes[1][1], RuntimeError)
     assert store.sticky_get("+1", "q", now=1.0) == "a"
@@ -210,7 +224,9 @@ def test_writer_acks_after_commit_in_batches(db: Path) -> None:
     writer.start()
     seen: list[tuple[bool, object]] = []
     results = [
-        writer.submit("put_call_record", CallRecord(f"w{i}", started_at=float(i)), on_done=lambda ok, v: seen.append((ok, v)))
+        writer.submit(
+            "put_call_record", CallRecord(f"w{i}", started_at=float(i)), on_done=lambda ok, v: seen.append((ok, v))
+        )
         for i in range(200)
     ]
     bad = writer.submit("put_attempt", CampaignAttempt("x", "none", "none", started_at=0.0))

@@ -44,8 +44,13 @@ class Receiver:
         if self.mode == "fail":
             start("500 Internal Server Error", [("Content-Type", "text/plain")])
             return [b"x" * 100_000]
-        ok = verify(SECRET.encode(), environ["HTTP_X_CTILINK_TIMESTAMP"], body, environ["HTTP_X_CTILINK_SIGNATURE"],
-                    now=time.time())
+        ok = verify(
+            SECRET.encode(),
+            environ["HTTP_X_CTILINK_TIMESTAMP"],
+            body,
+            environ["HTTP_X_CTILINK_SIGNATURE"],
+            now=time.time(),
+        )
         if not ok:
             self.bad_signatures += 1
             start("401 Unauthorized", [])
@@ -72,8 +77,15 @@ def store(tmp_path: Path) -> Iterator[tuple[SqliteStore, StoreWriter]]:
 
 
 def _endpoint(url: str, **kw: Any) -> WebhookEndpointConfig:
-    base = {"name": "crm", "url": url, "secret": SECRET, "backoff_base_s": 0.005, "backoff_cap_s": 0.02,
-            "max_attempts": 1000, "timeout_s": 2}
+    base = {
+        "name": "crm",
+        "url": url,
+        "secret": SECRET,
+        "backoff_base_s": 0.005,
+        "backoff_cap_s": 0.02,
+        "max_attempts": 1000,
+        "timeout_s": 2,
+    }
     base.update(kw)
     return WebhookEndpointConfig.model_validate(base)
 
@@ -101,8 +113,9 @@ def _notes() -> list[object]:
     notes: list[object] = []
     for i in range(5):
         for call in ("call-a", "call-b"):
-            notes.append(nt.CallQueued(call_id=call, queue="support", position=i + 1, estimated_wait_s=None,
-                                       at=1000.0 + i))
+            notes.append(
+                nt.CallQueued(call_id=call, queue="support", position=i + 1, estimated_wait_s=None, at=1000.0 + i)
+            )
     return notes
 
 
@@ -182,8 +195,12 @@ def test_redirects_are_not_followed_and_event_filter_applies(store: tuple[Sqlite
     receiver.server.start()
     try:
         attempts = Attempts()
-        svc = WebhookService([_endpoint(receiver.url, events=["CallQueued"], max_attempts=1)], store=db,
-                             writer=writer, on_attempt=attempts)
+        svc = WebhookService(
+            [_endpoint(receiver.url, events=["CallQueued"], max_attempts=1)],
+            store=db,
+            writer=writer,
+            on_attempt=attempts,
+        )
         svc.start()
         assert svc.observe(nt.CallAnnounced("c1", 1, None, 1.0), 0.0) is None  # filtered out
         svc.observe(nt.CallQueued("c1", "support", 1, None, 1.0), 0.0)

@@ -247,11 +247,11 @@ class Agent:
 
 
 __all__ = [
+    "TRANSITIONS",
     "Agent",
     "AgentEvent",
     "AgentState",
     "Reservation",
-    "TRANSITIONS",
     "channel_user",
     "registration_key",
     "transition",

@@ -349,12 +349,12 @@ class Call:
 
 __all__ = [
     "CALL_TRANSITIONS",
+    "LEG_TRANSITIONS",
     "Call",
     "CallEvent",
     "CallRecord",
     "CallState",
     "Disposition",
-    "LEG_TRANSITIONS",
     "Leg",
     "LegEvent",
     "LegState",

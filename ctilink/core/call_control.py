@@ -173,21 +173,33 @@ def _monitor(engine: Engine, req: MonitorAgent) -> None:
             break
     if target is None:
         raise NoCallForAgent(req.agent_id)
-    engine._cmd(Eavesdrop(engine._new_id(), engine._new_id(), req.dial_string, target.uuid, mode=req.mode,  # type: ignore[arg-type]
-                          node=target.node))
+    engine._cmd(
+        Eavesdrop(
+            engine._new_id(),
+            engine._new_id(),
+            req.dial_string,
+            target.uuid,
+            mode=req.mode,  # type: ignore[arg-type]
+            node=target.node,
+        )
+    )
 
 
 def _click_to_dial(engine: Engine, req: ClickToDial) -> None:
     agent = engine._agent(req.agent_id)
     if agent.state not in (AgentState.AVAILABLE, AgentState.NOT_READY):
-        raise AgentUnavailable(req.agent_id, f"agent is {agent.state.value}; click-to-dial needs available or not ready")
+        raise AgentUnavailable(
+            req.agent_id, f"agent is {agent.state.value}; click-to-dial needs available or not ready"
+        )
     number = engine.ensure_dialable(req.number, None, engine._now)  # E.164; DNC and bad numbers raise
     digits = number.lstrip("+")
     if not _NUMBER.match(number):
         raise InvalidValue("number", req.number, "a dialable phone number")
     dial = req.dial_template.replace("{number}", digits)
     if not DIAL_STRING_RE.fullmatch(dial):
-        raise InvalidValue("dial_template", req.dial_template, "a dial string template such as sofia/gateway/gw/{number}")
+        raise InvalidValue(
+            "dial_template", req.dial_template, "a dial string template such as sofia/gateway/gw/{number}"
+        )
     endpoint = agent.profile.endpoints[0]
     session = _Session(
         id=engine._new_id(),
@@ -203,15 +215,17 @@ def _click_to_dial(engine: Engine, req: ClickToDial) -> None:
     state.sessions[session.id] = session
     state.by_uuid[session.agent_uuid] = session
     state.by_uuid[session.customer_uuid] = session
-    engine._cmd(Originate(
-        uuid=session.agent_uuid,
-        dial_string=endpoint,
-        job_uuid=engine._new_id(),
-        variables={"ctilink_click_to_dial": session.id},
-        caller_id_number=digits,  # the agent's phone shows whom it is about to call
-        caller_id_name="click-to-dial",
-        timeout_s=req.ring_timeout_s,
-    ))
+    engine._cmd(
+        Originate(
+            uuid=session.agent_uuid,
+            dial_string=endpoint,
+            job_uuid=engine._new_id(),
+            variables={"ctilink_click_to_dial": session.id},
+            caller_id_number=digits,  # the agent's phone shows whom it is about to call
+            caller_id_name="click-to-dial",
+            timeout_s=req.ring_timeout_s,
+        )
+    )
 
 
 def observe(engine: Engine, ev: object) -> None:
@@ -229,16 +243,18 @@ def observe(engine: Engine, ev: object) -> None:
         if is_agent and not session.customer_started:
             session.customer_started = True
             session.node = ev.node
-            engine._cmd(Originate(
-                uuid=session.customer_uuid,
-                dial_string=session.customer_dial,
-                job_uuid=engine._new_id(),
-                variables={"ctilink_click_to_dial": session.id},
-                caller_id_number=session.caller_id_number,
-                caller_id_name=session.caller_id_name,
-                timeout_s=session.timeout_s,
-                node=ev.node,
-            ))
+            engine._cmd(
+                Originate(
+                    uuid=session.customer_uuid,
+                    dial_string=session.customer_dial,
+                    job_uuid=engine._new_id(),
+                    variables={"ctilink_click_to_dial": session.id},
+                    caller_id_number=session.caller_id_number,
+                    caller_id_name=session.caller_id_name,
+                    timeout_s=session.timeout_s,
+                    node=ev.node,
+                )
+            )
         elif not is_agent and not session.bridged:
             session.bridged = True
             engine._cmd(Bridge(session.agent_uuid, session.customer_uuid, node=ev.node))
@@ -259,5 +275,15 @@ def sessions(engine: Engine) -> int:
     return len(state.sessions) if state is not None else 0
 
 
-__all__ = ["ClickToDial", "HoldCall", "MonitorAgent", "REQUEST_TYPES", "RecordCall", "SendDigits", "handle", "handles",
-           "observe", "sessions"]
+__all__ = [
+    "REQUEST_TYPES",
+    "ClickToDial",
+    "HoldCall",
+    "MonitorAgent",
+    "RecordCall",
+    "SendDigits",
+    "handle",
+    "handles",
+    "observe",
+    "sessions",
+]

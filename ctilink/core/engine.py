@@ -60,6 +60,7 @@ import re
 import uuid as uuid_module
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from typing import ClassVar
 
 import structlog
 
@@ -75,7 +76,17 @@ from ctilink.core.agent import (
     registration_key,
     transition,
 )
-from ctilink.core.call import Call, CallEvent, CallState, Disposition, Leg, LegEvent, LegState, OfferOutcome, TransferRecord
+from ctilink.core.call import (
+    Call,
+    CallEvent,
+    CallState,
+    Disposition,
+    Leg,
+    LegEvent,
+    LegState,
+    OfferOutcome,
+    TransferRecord,
+)
 from ctilink.core.config import (
     DESTINATION_PATTERN,
     NAME_PATTERN,
@@ -107,6 +118,7 @@ from ctilink.core.errors import (
     UnknownReason,
     UnknownSkill,
 )
+from ctilink.core.lists_screen import ListScreen, Verdict
 from ctilink.core.notifications import (
     AgentPresenceChanged,
     AgentStateChanged,
@@ -128,7 +140,6 @@ from ctilink.core.notifications import (
     StickyRemembered,
     StickyRouted,
 )
-from ctilink.core.lists_screen import ListScreen, Verdict
 from ctilink.core.queue import QueueRuntime
 from ctilink.core.routing import compile_steps, first_step, skill_score
 from ctilink.core.screening import CallInfo, CandidateAgent, CustomStrategy, ScreenDecision, ScreenHook, accept_all
@@ -166,7 +177,7 @@ from ctilink.events import (
     JobCompleted,
     SwitchShutdown,
 )
-from ctilink.lists.model import BlockAction, Entry, ListName
+from ctilink.lists.model import BlockAction, Entry
 from ctilink.lists.numbers import ANONYMOUS
 
 log = structlog.get_logger("ctilink.core")
@@ -450,7 +461,9 @@ class Engine:
                     listed[entry[3]] = listed.get(entry[3], 0) + 1
                     call = self._calls.get(entry[3])
                     if call is None or call.state is not CallState.QUEUED or call.queue != rt.name or call.step != step:
-                        problems.append(f"waiting list {rt.name}[{step}] holds call {entry[3]} that is not waiting there")
+                        problems.append(
+                            f"waiting list {rt.name}[{step}] holds call {entry[3]} that is not waiting there"
+                        )
             for entry in rt.all_waiting:
                 call = self._calls.get(entry[3])
                 if call is None or call.state is not CallState.QUEUED or call.queue != rt.name:
@@ -483,8 +496,10 @@ class Engine:
                 problems.append(f"call {call.call_id} is {call.state} but still listed")
             if call.state is CallState.OFFERING and not call.ringing:
                 problems.append(f"call {call.call_id} is offering with no ringing leg")
-            if call.state is CallState.CONNECTED and call.connected is None and not any(
-                leg.talk_ended_at is not None for leg in call.legs
+            if (
+                call.state is CallState.CONNECTED
+                and call.connected is None
+                and not any(leg.talk_ended_at is not None for leg in call.legs)
             ):
                 # (After the agent hangs up, the call stays connected until the customer leg we
                 # hung up is confirmed gone: that is not a problem.)
@@ -996,7 +1011,11 @@ class Engine:
             if outcome in (OfferOutcome.NO_ANSWER, OfferOutcome.FAILED):
                 agent.no_answer_streak += 1
                 agent.pending_delay = max(agent.pending_delay, cfg.no_answer_delay_s)
-                if cfg.max_no_answer and agent.no_answer_streak >= cfg.max_no_answer and agent.pending_not_ready is None:
+                if (
+                    cfg.max_no_answer
+                    and agent.no_answer_streak >= cfg.max_no_answer
+                    and agent.pending_not_ready is None
+                ):
                     agent.pending_not_ready = "no-answer"
             elif outcome is OfferOutcome.BUSY:
                 agent.pending_delay = max(agent.pending_delay, cfg.busy_delay_s)
@@ -1034,8 +1053,12 @@ class Engine:
         if call is None or call.state is not CallState.OFFERING or leg.uuid not in call.ringing or not agent_ok:
             if not agent_ok:
                 assert agent is not None
-                log.warning("agent leg answered but its agent cannot take it; hanging up",
-                            uuid=leg.uuid, agent_id=leg.agent_id, state=agent.state.value)
+                log.warning(
+                    "agent leg answered but its agent cannot take it; hanging up",
+                    uuid=leg.uuid,
+                    agent_id=leg.agent_id,
+                    state=agent.state.value,
+                )
             self._leg_outcome(leg, OfferOutcome.CANCELLED, "LOSE_RACE")
             if leg.state is not LegState.CANCELLING:
                 self._cancel_leg(leg, "LOSE_RACE")
@@ -1132,7 +1155,11 @@ class Engine:
             if rt is not None:
                 rt.note_handle_time(leg.talk_s)
             return
-        wrap = agent.profile.wrap_up_s if agent.profile.wrap_up_s is not None else (rt.config.wrap_up_s if rt is not None else 0.0)
+        wrap = (
+            agent.profile.wrap_up_s
+            if agent.profile.wrap_up_s is not None
+            else (rt.config.wrap_up_s if rt is not None else 0.0)
+        )
         if wrap > 0:
             leg.wrap_started = now
             if call is not None:
@@ -1310,7 +1337,9 @@ class Engine:
         if raw_priority is not None:
             parsed = self._parse_priority(raw_priority, rt)
             if parsed is None:
-                expected = "an integer 0..100" + (f" or one of {sorted(rt.config.priority_classes)}" if rt is not None else "")
+                expected = "an integer 0..100" + (
+                    f" or one of {sorted(rt.config.priority_classes)}" if rt is not None else ""
+                )
                 self._reject(InvalidValue("ctilink_priority", raw_priority, expected), "ChannelParked", ev.uuid)
             else:
                 call.priority = parsed
@@ -1335,7 +1364,9 @@ class Engine:
         if decision.action == "extension":
             assert decision.destination is not None
             context = decision.context or self.config.transfer_context
-            call.transfers.append(TransferRecord(now, "screen-extension", decision.destination, call.queue, None, "screened"))
+            call.transfers.append(
+                TransferRecord(now, "screen-extension", decision.destination, call.queue, None, "screened")
+            )
             self._cmd(Transfer(call.uuid, decision.destination, context=context, node=call.node))
             self._end_call(call, Disposition.TRANSFERRED_OUT, "screened", True)
             return
@@ -1376,8 +1407,11 @@ class Engine:
             if agent is not None and self._offerable(agent, direct=True):
                 self._offer_direct(call, rt, agent)
                 return
-            self._reject(AgentUnavailable(decision.agent_id or "", "screen routed to an agent who cannot take it"),
-                         "screen", call.call_id)
+            self._reject(
+                AgentUnavailable(decision.agent_id or "", "screen routed to an agent who cannot take it"),
+                "screen",
+                call.call_id,
+            )
         if green is not None:
             assert verdict is not None
             agent = self._agents[green]
@@ -1424,12 +1458,18 @@ class Engine:
         call.rejected_reason = f"blacklist {entry.scope}" + (f": {entry.reason}" if entry.reason else "")
         if action is BlockAction.ANNOUNCE:
             assert entry.target is not None and entry.cause is not None
-            leave = OverflowAction(kind="hangup", announcement=entry.target, cause=entry.cause,
-                                   announcement_max_s=self.config.lists.announce_max_s)
+            leave = OverflowAction(
+                kind="hangup",
+                announcement=entry.target,
+                cause=entry.cause,
+                announcement_max_s=self.config.lists.announce_max_s,
+            )
             self._apply_action(call, leave, Disposition.REJECTED)
         elif action is BlockAction.ROUTE:
             assert entry.target is not None
-            call.transfers.append(TransferRecord(self._now, "blacklist-route", entry.target, call.queue, None, "blacklist"))
+            call.transfers.append(
+                TransferRecord(self._now, "blacklist-route", entry.target, call.queue, None, "blacklist")
+            )
             self._cmd(Transfer(call.uuid, entry.target, context=self.config.transfer_context, node=call.node))
             self._end_call(call, Disposition.REJECTED, f"transfer:{entry.target}", True)
         else:
@@ -1446,9 +1486,17 @@ class Engine:
             if req.list_name is None:
                 raise InvalidValue("list_name", None, "blacklist, whitelist or dnc")
             entry = self._lists.build(
-                list_name=req.list_name, number=req.number, scope=req.scope, expires_at=req.expires_at,
-                reason=req.reason, added_by=req.added_by, priority=req.priority, target=req.target,
-                action=req.action, cause=req.cause, now=self._now,
+                list_name=req.list_name,
+                number=req.number,
+                scope=req.scope,
+                expires_at=req.expires_at,
+                reason=req.reason,
+                added_by=req.added_by,
+                priority=req.priority,
+                target=req.target,
+                action=req.action,
+                cause=req.cause,
+                now=self._now,
             )
         replaced = self._lists.add(entry, self._queues.keys(), self._now)
         self._note(ListChanged("add", entry, self._now, replaced))
@@ -1695,7 +1743,7 @@ class Engine:
         ann = rt.config.announcement
         if call.state is CallState.QUEUED:
             position, ewt = self.queue_position(call.call_id)
-            wait_s = int(round(ewt or 0.0))
+            wait_s = round(ewt or 0.0)
             path = ann.path.format(position=position, wait_min=math.ceil(wait_s / 60), wait_s=wait_s)
             self._cmd(Break(call.uuid, node=call.node))
             self._cmd(Playback(call.uuid, path, node=call.node))
@@ -1734,7 +1782,9 @@ class Engine:
 
     def _take_default_route(self, call: Call, reason: str) -> None:
         action = self._default_action()
-        call.transfers.append(TransferRecord(self._now, "default-route", action.target or action.kind, call.queue, None, reason))
+        call.transfers.append(
+            TransferRecord(self._now, "default-route", action.target or action.kind, call.queue, None, reason)
+        )
         self._note(CallOverflowed(call.call_id, call.queue, action.kind, action.target, "default-route", self._now))
         disposition = Disposition.TRANSFERRED_OUT if action.kind == "extension" else Disposition.REJECTED
         self._apply_action(call, action, disposition)
@@ -1755,7 +1805,9 @@ class Engine:
         call.waiting_key = None
         call.timer_token += 1
         from_queue = rt.name if rt is not None else call.queue
-        call.transfers.append(TransferRecord(self._now, f"overflow-{action.kind}", action.target or "", from_queue, None, reason))
+        call.transfers.append(
+            TransferRecord(self._now, f"overflow-{action.kind}", action.target or "", from_queue, None, reason)
+        )
         self._note(CallOverflowed(call.call_id, from_queue, action.kind, action.target, reason, self._now))
         self._apply_action(call, action, Disposition.OVERFLOWED)
 
@@ -2237,8 +2289,10 @@ class Engine:
     def _req_release(self, req: rq.ReleaseAgent) -> None:
         agent = self._agent(req.agent_id)
         held = agent.reservation
-        if held is None or held.campaign != req.campaign or (
-            req.contact_id is not None and held.contact_id != req.contact_id
+        if (
+            held is None
+            or held.campaign != req.campaign
+            or (req.contact_id is not None and held.contact_id != req.contact_id)
         ):
             return  # nothing of theirs is held (already taken by its call, or released): idempotent
         self._release(agent)
@@ -2250,7 +2304,7 @@ class Engine:
         self._check_queue_set(queues, self.config.default_route)
         self._rebuild_queues(queues)
 
-    _REQUEST_HANDLERS: dict[type, Callable[[Engine, rq.Request], None]] = {
+    _REQUEST_HANDLERS: ClassVar[dict[type, Callable[[Engine, rq.Request], None]]] = {
         rq.AgentLogin: _req_login,
         rq.AgentLogout: _req_logout,
         rq.AgentReady: _req_ready,

@@ -192,12 +192,30 @@ class ListScreen:
         name = list_name_of(list_name)
         if not isinstance(number, str):
             raise InvalidNumber("number", number, "expected text")
-        raw = {"scope": scope, "expires": expires_at, "expires_at": expires_at, "reason": reason,
-               "added_by": added_by, "priority": priority, "target": target, "action": action, "cause": cause}
+        raw = {
+            "scope": scope,
+            "expires": expires_at,
+            "expires_at": expires_at,
+            "reason": reason,
+            "added_by": added_by,
+            "priority": priority,
+            "target": target,
+            "action": action,
+            "cause": cause,
+        }
         try:
             return build_entry(
-                name, number, self.region, scope=scope, expires_at=expires_at, reason=reason,  # type: ignore[arg-type]
-                added_by=added_by, added_at=now, priority=priority, target=target, action=action,  # type: ignore[arg-type]
+                name,
+                number,
+                self.region,
+                scope=scope,
+                expires_at=expires_at,
+                reason=reason,  # type: ignore[arg-type]
+                added_by=added_by,
+                added_at=now,
+                priority=priority,
+                target=target,
+                action=action,  # type: ignore[arg-type]
                 cause=cause,  # type: ignore[arg-type]
             )
         except InvalidNumberError as exc:
@@ -210,11 +228,15 @@ class ListScreen:
     def check(self, entry: Entry) -> None:
         """Engine-level checks on top of the entry's own (targets that reach switch commands)."""
         if not isinstance(entry, Entry):
-            raise InvalidListEntry("entry", type(entry).__name__, f"expected a ctilink.lists.Entry, got {type(entry).__name__}")
+            raise InvalidListEntry(
+                "entry", type(entry).__name__, f"expected a ctilink.lists.Entry, got {type(entry).__name__}"
+            )
         target = entry.target
         if entry.list_name is ListName.BLACKLIST and entry.action is BlockAction.ROUTE:
             if target is None or not _DESTINATION.match(target):
-                raise InvalidListEntry("target", target, f"a route needs an extension of [A-Za-z0-9_.+*#-], got {quoted(target)}")
+                raise InvalidListEntry(
+                    "target", target, f"a route needs an extension of [A-Za-z0-9_.+*#-], got {quoted(target)}"
+                )
         elif entry.list_name is ListName.WHITELIST and target is not None:
             if not (_NAME.match(target) or _DESTINATION.match(target)):
                 raise InvalidListEntry("target", target, f"expected an agent id or an extension, got {quoted(target)}")
@@ -226,11 +248,15 @@ class ListScreen:
         """
         self.check(entry)
         if known_queues is not None and entry.scope.startswith(_QUEUE_SCOPE):
-            queue = entry.scope[len(_QUEUE_SCOPE):]
+            queue = entry.scope[len(_QUEUE_SCOPE) :]
             if queue not in set(known_queues):
                 raise UnknownQueue(queue, where="list entry scope")
         if entry.expires_at is not None and entry.expires_at <= now:
-            raise InvalidListEntry("expires_at", entry.expires_at, f"expected a time after now ({now:g}), got {entry.expires_at:g}: the entry would never match")
+            raise InvalidListEntry(
+                "expires_at",
+                entry.expires_at,
+                f"expected a time after now ({now:g}), got {entry.expires_at:g}: the entry would never match",
+            )
         return self._insert(entry)
 
     def _insert(self, entry: Entry) -> Entry | None:
@@ -251,7 +277,9 @@ class ListScreen:
             self._insert(entry)
         return refused
 
-    def key_of(self, list_name: object, number: object, scope: object, kind: object) -> tuple[ListName, str, str, EntryKind]:
+    def key_of(
+        self, list_name: object, number: object, scope: object, kind: object
+    ) -> tuple[ListName, str, str, EntryKind]:
         """Normalize a (list, number, scope, kind) key given by an operator."""
         name = list_name_of(list_name)
         try:
@@ -328,7 +356,8 @@ class ListScreen:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
             raise InvalidValue("limit", limit, "a count >= 0")
         found = [
-            e for e in self.matcher
+            e
+            for e in self.matcher
             if e.list_name is name
             and (want_scope is None or e.scope == want_scope)
             and (want_number is None or e.number == want_number)
@@ -348,4 +377,4 @@ class ListScreen:
         return self.matcher.match(normalized, list=name, scopes=list(scopes), now=now)
 
 
-__all__ = ["ListScreen", "MAX_CALL_PRIORITY", "Verdict", "list_name_of"]
+__all__ = ["MAX_CALL_PRIORITY", "ListScreen", "Verdict", "list_name_of"]

@@ -28,8 +28,9 @@ WaitKey = tuple[int, float, int]
 
 
 class QueueRuntime:
-    def __init__(self, config: QueueConfig, steps: list[Requirement], pools: list[Pool], cursor: list[int],
-                 aht_s: float) -> None:
+    def __init__(
+        self, config: QueueConfig, steps: list[Requirement], pools: list[Pool], cursor: list[int], aht_s: float
+    ) -> None:
         self.config = config
         self.name = config.name
         self.steps = steps

@@ -56,7 +56,7 @@ class Pool(ABC):
     def members(self) -> list[Agent]:
         """Every live member, best first where the strategy has an order."""
 
-    def offered(self, agent: Agent) -> None:
+    def offered(self, agent: Agent) -> None:  # noqa: B027 (an optional hook, not abstract)
         """Hook: the engine offered a call to ``agent`` from this pool (round-robin remembers it)."""
 
     def __len__(self) -> int:

@@ -70,7 +70,9 @@ class CampaignConfig(BaseModel):
     agents: tuple[str, ...] = ()  # who works it; empty: every agent the engine knows
     caller_id_number: str | None = Field(default=None, pattern=r"^\+?[0-9]{1,20}$")
     caller_id_name: str | None = Field(default=None, max_length=64)
-    dial_string: str = Field(default="sofia/gateway/default/{number}", pattern=r"^[A-Za-z0-9_./@:+-]*\{number\}[A-Za-z0-9_./@:+-]*$")
+    dial_string: str = Field(
+        default="sofia/gateway/default/{number}", pattern=r"^[A-Za-z0-9_./@:+-]*\{number\}[A-Za-z0-9_./@:+-]*$"
+    )
     region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     default_timezone: str = "UTC"
     windows: tuple[CallingWindow, ...] = (CallingWindow(),)

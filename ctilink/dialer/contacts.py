@@ -58,7 +58,9 @@ def normalise(number: str, region: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def parse_contacts(campaign: str, path: Path, mapping: Mapping[str, str], region: str) -> tuple[list[CampaignContact], ImportReport]:
+def parse_contacts(
+    campaign: str, path: Path, mapping: Mapping[str, str], region: str
+) -> tuple[list[CampaignContact], ImportReport]:
     report = ImportReport(campaign)
     for key in REQUIRED:
         if key not in mapping:
@@ -95,8 +97,14 @@ def parse_contacts(campaign: str, path: Path, mapping: Mapping[str, str], region
     return contacts, report
 
 
-def _row(campaign: str, row: Mapping[str | None, Any], mapping: Mapping[str, str], mapped: set[str], region: str,
-         seen: set[str]) -> tuple[str, CampaignContact | None]:
+def _row(
+    campaign: str,
+    row: Mapping[str | None, Any],
+    mapping: Mapping[str, str],
+    mapped: set[str],
+    region: str,
+    seen: set[str],
+) -> tuple[str, CampaignContact | None]:
     if None in row:
         return "more fields than the header", None
     contact_id = (row.get(mapping["contact_id"]) or "").strip()
@@ -135,8 +143,9 @@ def _row(campaign: str, row: Mapping[str | None, Any], mapping: Mapping[str, str
     return "", contact
 
 
-def import_campaign_contacts(store: Store, campaign: str, path: str | Path, mapping: Mapping[str, str], region: str,
-                             partial: bool) -> ImportReport:
+def import_campaign_contacts(
+    store: Store, campaign: str, path: str | Path, mapping: Mapping[str, str], region: str, partial: bool
+) -> ImportReport:
     """Read, validate and store contacts; the report says what was imported and what was not."""
     contacts, report = parse_contacts(campaign, Path(path), mapping, region)
     if report.rejected and not partial:

@@ -61,11 +61,21 @@ from ctilink.dialer.pacer import (
 from ctilink.dialer.policies import ProgressivePacer
 from ctilink.dialer.windows import contact_zones, is_open, next_open
 from ctilink.esl.commands import Command, Hangup, Originate, Playback
-from ctilink.events import ChannelAnswered, ChannelHungUp, ChannelParked, Event, ExecuteComplete, JobCompleted, MachineDetected
+from ctilink.events import (
+    ChannelAnswered,
+    ChannelHungUp,
+    ChannelParked,
+    Event,
+    ExecuteComplete,
+    JobCompleted,
+    MachineDetected,
+)
 from ctilink.store.records import CampaignAttempt, CampaignContact
 
 BUSY_CAUSES = frozenset({"USER_BUSY", "CALL_REJECTED"})
-NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "ORIGINATOR_CANCEL", "PROGRESS_TIMEOUT"})
+NO_ANSWER_CAUSES = frozenset(
+    {"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "ORIGINATOR_CANCEL", "PROGRESS_TIMEOUT"}
+)
 AMD_TIMEOUT_S = 5.0  # no verdict by then: the AMD module is missing or slow; treat the answer as live
 ANNOUNCE_MAX_S = 30.0
 
@@ -282,10 +292,15 @@ class Dialer:
         for rec in contacts:
             data = dict(rec.data)
             contact = _Contact(
-                contact_id=rec.contact_id, number=rec.number,
+                contact_id=rec.contact_id,
+                number=rec.number,
                 zones=contact_zones(rec.number, data.get("timezone"), c.config.default_timezone, c.config.region),
-                priority=rec.priority, attempts=rec.attempts, status=rec.status, next_at=rec.next_attempt_at,
-                data=data, callback_agent=data.get("callback_agent"),
+                priority=rec.priority,
+                attempts=rec.attempts,
+                status=rec.status,
+                next_at=rec.next_attempt_at,
+                data=data,
+                callback_agent=data.get("callback_agent"),
             )
             c.contacts[contact.contact_id] = contact
             if rec.status == "dialing":
@@ -321,8 +336,9 @@ class Dialer:
             contact = c.contacts[contact_id]
             self._release(c, req.agent_id, contact_id)
             reason = _clean(req.reason)
-            self._record_attempt(c, contact, self._ids(), now, now, AttemptOutcome.SKIPPED,
-                                 {"reason": reason, "agent_id": req.agent_id})
+            self._record_attempt(
+                c, contact, self._ids(), now, now, AttemptOutcome.SKIPPED, {"reason": reason, "agent_id": req.agent_id}
+            )
             contact.status = "skipped"
             self._contact_note(c, contact)
             self._pace(c, now)
@@ -346,8 +362,14 @@ class Dialer:
     def agent_changed(self, agent_id: str, state: str, now: float) -> DialerOutput:
         """Feed from the engine's AgentStateChanged (state value) or its snapshot at start."""
         self._out = DialerOutput()
-        phase = {"available": AgentPhase.IDLE, "reserved": AgentPhase.RESERVED, "on_call": AgentPhase.TALKING,
-                 "on-call": AgentPhase.TALKING, "wrap_up": AgentPhase.WRAP_UP, "wrap-up": AgentPhase.WRAP_UP}.get(state)
+        phase = {
+            "available": AgentPhase.IDLE,
+            "reserved": AgentPhase.RESERVED,
+            "on_call": AgentPhase.TALKING,
+            "on-call": AgentPhase.TALKING,
+            "wrap_up": AgentPhase.WRAP_UP,
+            "wrap-up": AgentPhase.WRAP_UP,
+        }.get(state)
         if phase is None:
             self._agents.pop(agent_id, None)
         else:
@@ -392,7 +414,7 @@ class Dialer:
         found = self._by_uuid.get(uuid)
         if found is not None:
             self._by_call[call_id] = found
-            c, d = self._lookup(found)
+            _c, d = self._lookup(found)
             if d is not None:
                 d.call_id = call_id
 
@@ -429,7 +451,13 @@ class Dialer:
         self._out = DialerOutput()
         for c in self._campaigns.values():
             for d in list(c.dials.values()):
-                if d.amd_until is not None and now >= d.amd_until and d.answered_at is not None and not d.live and not d.machine:
+                if (
+                    d.amd_until is not None
+                    and now >= d.amd_until
+                    and d.answered_at is not None
+                    and not d.live
+                    and not d.machine
+                ):
                     d.amd_until = None
                     self._live(c, d, now)  # no verdict: degrade to "every answer is live"
                 if d.deadline is not None and now >= d.deadline and d.settled is None and d.connected_agent is None:
@@ -455,8 +483,15 @@ class Dialer:
             if c.state is CampaignState.RUNNING:
                 times.append(c.next_pace)
             for d in c.dials.values():
-                times.extend(t for t in (d.deadline if d.connected_agent is None and d.settled is None else None,
-                                         d.amd_until, d.hangup_at) if t is not None)
+                times.extend(
+                    t
+                    for t in (
+                        d.deadline if d.connected_agent is None and d.settled is None else None,
+                        d.amd_until,
+                        d.hangup_at,
+                    )
+                    if t is not None
+                )
             times.extend(exp for _, exp in c.previews.values())
         return min(times) if times else None
 
@@ -472,13 +507,22 @@ class Dialer:
         live, abandoned = c.stats.window(now)
         working = sum(1 for a in self._agents if self._works(c, a))
         return CampaignStats(
-            campaign=campaign, state=c.state, mode=c.config.mode,
+            campaign=campaign,
+            state=c.state,
+            mode=c.config.mode,
             pending=sum(1 for x in c.contacts.values() if x.status in ("pending", "callback")),
-            dials_in_flight=len(c.dials), live_answers=c.stats.live_total, connected=c.connected,
-            abandoned=c.stats.abandoned_total, abandon_rate=c.stats.lifetime_rate(),
-            abandon_rate_window=abandoned / live if live else 0.0, refused=c.refused,
+            dials_in_flight=len(c.dials),
+            live_answers=c.stats.live_total,
+            connected=c.connected,
+            abandoned=c.stats.abandoned_total,
+            abandon_rate=c.stats.lifetime_rate(),
+            abandon_rate_window=abandoned / live if live else 0.0,
+            refused=c.refused,
             agents_idle=sum(1 for a in self._idle_agents(c)),
-            agents_working=working, dial_level=len(c.dials) / working if working else 0.0, queue=c.config.queue, dials=c.dialed,
+            agents_working=working,
+            dial_level=len(c.dials) / working if working else 0.0,
+            queue=c.config.queue,
+            dials=c.dialed,
         )
 
     def contact_status(self, campaign: str, contact_id: str) -> str:
@@ -510,8 +554,11 @@ class Dialer:
 
     def _idle_agents(self, c: _Campaign) -> list[str]:
         busy = set(c.previews) | {d.agent_id for d in c.dials.values() if d.agent_id}
-        idle = [(since, a) for a, (phase, since) in self._agents.items()
-                if phase is AgentPhase.IDLE and self._works(c, a) and a not in busy]
+        idle = [
+            (since, a)
+            for a, (phase, since) in self._agents.items()
+            if phase is AgentPhase.IDLE and self._works(c, a) and a not in busy
+        ]
         return [a for _, a in sorted(idle)]
 
     def _set_state(self, c: _Campaign, state: CampaignState, now: float) -> None:
@@ -521,7 +568,9 @@ class Dialer:
 
     def _push(self, c: _Campaign, contact: _Contact) -> None:
         contact.token += 1
-        heapq.heappush(c.heap, (contact.next_at or 0.0, -contact.priority, next(self._order), contact.contact_id, contact.token))
+        heapq.heappush(
+            c.heap, (contact.next_at or 0.0, -contact.priority, next(self._order), contact.contact_id, contact.token)
+        )
 
     def _preview_of(self, c: _Campaign, agent_id: str) -> tuple[str, float]:
         found = c.previews.get(agent_id)
@@ -547,22 +596,53 @@ class Dialer:
         self._contact_note(c, contact)
 
     def _contact_note(self, c: _Campaign, contact: _Contact) -> None:
-        self._note(ContactUpdated(CampaignContact(
-            campaign=c.config.name, contact_id=contact.contact_id, number=contact.number, status=contact.status,
-            priority=contact.priority, next_attempt_at=contact.next_at, attempts=contact.attempts, data=dict(contact.data),
-        )))
+        self._note(
+            ContactUpdated(
+                CampaignContact(
+                    campaign=c.config.name,
+                    contact_id=contact.contact_id,
+                    number=contact.number,
+                    status=contact.status,
+                    priority=contact.priority,
+                    next_attempt_at=contact.next_at,
+                    attempts=contact.attempts,
+                    data=dict(contact.data),
+                )
+            )
+        )
 
-    def _record_attempt(self, c: _Campaign, contact: _Contact, attempt_id: str, started: float, ended: float | None,
-                        outcome: AttemptOutcome | None, data: dict[str, Any]) -> None:
-        self._note(AttemptRecorded(CampaignAttempt(
-            attempt_id=attempt_id, campaign=c.config.name, contact_id=contact.contact_id, started_at=started,
-            ended_at=ended, outcome=outcome.value if outcome else None, data={"number": contact.number, **data},
-        )))
+    def _record_attempt(
+        self,
+        c: _Campaign,
+        contact: _Contact,
+        attempt_id: str,
+        started: float,
+        ended: float | None,
+        outcome: AttemptOutcome | None,
+        data: dict[str, Any],
+    ) -> None:
+        self._note(
+            AttemptRecorded(
+                CampaignAttempt(
+                    attempt_id=attempt_id,
+                    campaign=c.config.name,
+                    contact_id=contact.contact_id,
+                    started_at=started,
+                    ended_at=ended,
+                    outcome=outcome.value if outcome else None,
+                    data={"number": contact.number, **data},
+                )
+            )
+        )
 
-    def _refuse(self, c: _Campaign, contact: _Contact, reason: str, now: float, status: str, next_at: float | None) -> None:
+    def _refuse(
+        self, c: _Campaign, contact: _Contact, reason: str, now: float, status: str, next_at: float | None
+    ) -> None:
         c.refused += 1
         self._note(DialRefused(c.config.name, contact.contact_id, reason, now))
-        self._record_attempt(c, contact, self._ids(), now, now, AttemptOutcome.REFUSED, {"reason": reason, "counted": False})
+        self._record_attempt(
+            c, contact, self._ids(), now, now, AttemptOutcome.REFUSED, {"reason": reason, "counted": False}
+        )
         contact.status, contact.next_at = status, next_at
         if status in ("pending", "callback"):
             self._push(c, contact)
@@ -613,8 +693,11 @@ class Dialer:
                 contact.status = "previewing"
                 expires = now + c.config.preview_timeout_s
                 c.previews[agent_id] = (contact.contact_id, expires)
-                self._note(PreviewOffered(c.config.name, agent_id, contact.contact_id, contact.number,
-                                          dict(contact.data), expires))
+                self._note(
+                    PreviewOffered(
+                        c.config.name, agent_id, contact.contact_id, contact.number, dict(contact.data), expires
+                    )
+                )
                 self._reserve(c, agent_id, "preview", contact.contact_id)
             return
         agents = [AgentView(phase, now - since) for a, (phase, since) in self._agents.items() if self._works(c, a)]
@@ -622,9 +705,17 @@ class Dialer:
         dials = [DialView(d.phase, now - d.started_at) for d in c.dials.values() if d.settled is None]
         closing = len(c.dials) - len(dials)
         cfg = c.config
-        snap = PacerSnapshot(now=now, agents=agents, dials=dials, stats=c.stats, abandon_target=cfg.abandon_target,
-                             abandon_cap=cfg.abandon_cap, max_lines=max(0, cfg.max_lines - closing),
-                             connect_deadline_s=cfg.connect_deadline_s, ring_timeout_s=float(cfg.ring_timeout_s))
+        snap = PacerSnapshot(
+            now=now,
+            agents=agents,
+            dials=dials,
+            stats=c.stats,
+            abandon_target=cfg.abandon_target,
+            abandon_cap=cfg.abandon_cap,
+            max_lines=max(0, cfg.max_lines - closing),
+            connect_deadline_s=cfg.connect_deadline_s,
+            ring_timeout_s=float(cfg.ring_timeout_s),
+        )
         want = max(0, min(int(c.pacer.dials_to_place(snap)), snap.headroom))
         for _ in range(want):
             contact = self._next_contact(c, now, None)
@@ -644,8 +735,15 @@ class Dialer:
         c.dialed += 1
         contact.status = "dialing"
         contact.data["attempt_id"] = attempt_id
-        d = _Dial(uuid=leg, job_uuid=job, attempt_id=attempt_id, contact_id=contact.contact_id, started_at=now,
-                  agent_id=agent_id, reserved=agent_id is not None)
+        d = _Dial(
+            uuid=leg,
+            job_uuid=job,
+            attempt_id=attempt_id,
+            contact_id=contact.contact_id,
+            started_at=now,
+            agent_id=agent_id,
+            reserved=agent_id is not None,
+        )
         if agent_id is not None and not reserved:
             self._reserve(c, agent_id, "callback", contact.contact_id)
         c.dials[leg] = d
@@ -662,9 +760,18 @@ class Dialer:
         }
         if cfg.amd:
             variables["execute_on_answer"] = "avmd_start"
-        self._cmd(Originate(uuid=leg, dial_string=cfg.dial_target(contact.number), job_uuid=job, variables=variables,
-                            caller_id_number=cfg.caller_id_number, caller_id_name=cfg.caller_id_name,
-                            timeout_s=cfg.ring_timeout_s, application="park"))
+        self._cmd(
+            Originate(
+                uuid=leg,
+                dial_string=cfg.dial_target(contact.number),
+                job_uuid=job,
+                variables=variables,
+                caller_id_number=cfg.caller_id_number,
+                caller_id_name=cfg.caller_id_name,
+                timeout_s=cfg.ring_timeout_s,
+                application="park",
+            )
+        )
 
     def _on_answer(self, c: _Campaign, d: _Dial, now: float) -> None:
         if d.answered_at is not None:
@@ -715,8 +822,13 @@ class Dialer:
         d.adopted = True
         d.reserved = False  # the engine hands the reservation to this leg when it arrives
         contact = c.contacts[d.contact_id]
-        variables = {"ctilink_queue": c.config.queue, "ctilink_priority": "100", "ctilink_role": "customer",
-                     "ctilink_campaign": c.config.name, "ctilink_contact_id": d.contact_id}
+        variables = {
+            "ctilink_queue": c.config.queue,
+            "ctilink_priority": "100",
+            "ctilink_role": "customer",
+            "ctilink_campaign": c.config.name,
+            "ctilink_contact_id": d.contact_id,
+        }
         if d.agent_id is not None:
             variables["ctilink_preferred_agent"] = d.agent_id
         self._out.adopt.append(ChannelParked(uuid=d.uuid, caller_number=contact.number, variables=variables))
@@ -744,14 +856,20 @@ class Dialer:
             self._ended_unanswered(c, d, ev.cause, ev.sip_code, now)
         elif d.settled is None:
             if d.connected_agent is not None:
-                self._settle(c, d, AttemptOutcome.CONNECTED, now,
-                             {"agent_id": d.connected_agent, "duration_s": round(now - d.answered_at, 3)})
+                self._settle(
+                    c,
+                    d,
+                    AttemptOutcome.CONNECTED,
+                    now,
+                    {"agent_id": d.connected_agent, "duration_s": round(now - d.answered_at, 3)},
+                )
             else:
                 # the customer left before we connected them: a live answer we failed
                 if d.live:
                     c.stats.live_answer(now, True)
-                self._settle(c, d, AttemptOutcome.ABANDONED if d.live else AttemptOutcome.FAILED, now,
-                             {"cause": ev.cause})
+                self._settle(
+                    c, d, AttemptOutcome.ABANDONED if d.live else AttemptOutcome.FAILED, now, {"cause": ev.cause}
+                )
         self._forget(c, d, now)
 
     def _ended_unanswered(self, c: _Campaign, d: _Dial, cause: str, sip_code: int | None, now: float) -> None:

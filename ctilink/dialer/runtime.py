@@ -91,11 +91,21 @@ class CampaignEngine:
 
     def _withdraw(self, total: Effects, out: DialerOutput, refused: rq.ReserveAgent, now: float, depth: int) -> None:
         """The engine would not hold the agent: the preview never reaches them and its contact goes back."""
-        shown = [n for n in out.notifications if isinstance(n, PreviewOffered) and n.agent_id == refused.agent_id
-                 and n.campaign == refused.campaign and n.contact_id == refused.contact_id]
+        shown = [
+            n
+            for n in out.notifications
+            if isinstance(n, PreviewOffered)
+            and n.agent_id == refused.agent_id
+            and n.campaign == refused.campaign
+            and n.contact_id == refused.contact_id
+        ]
         total.notifications[:] = [n for n in total.notifications if not any(n is s for s in shown)]
-        self._merge(total, self.dialer.reservation_refused(refused.campaign, refused.agent_id, refused.contact_id, now),
-                    now, depth + 1)
+        self._merge(
+            total,
+            self.dialer.reservation_refused(refused.campaign, refused.agent_id, refused.contact_id, now),
+            now,
+            depth + 1,
+        )
 
 
 __all__ = ["CampaignEngine"]

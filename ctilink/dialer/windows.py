@@ -81,8 +81,13 @@ def is_open(windows: Sequence[CallingWindow], zones: Sequence[str], now: float) 
     return True
 
 
-def next_open(windows: Sequence[CallingWindow], zones: Sequence[str], now: float, step_s: float = 900.0,
-              horizon_s: float = 8 * 86400.0) -> float | None:
+def next_open(
+    windows: Sequence[CallingWindow],
+    zones: Sequence[str],
+    now: float,
+    step_s: float = 900.0,
+    horizon_s: float = 8 * 86400.0,
+) -> float | None:
     """The first time at or after ``now`` (to ``step_s``) when :func:`is_open` holds, or None."""
     t = now
     while t <= now + horizon_s:

@@ -20,6 +20,8 @@ Owns no state, knows nothing about sockets.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from dataclasses import dataclass, field
 
 from ctilink.esl.commands import (
@@ -33,8 +35,8 @@ from ctilink.esl.commands import (
     Originate,
     Playback,
     PreAnswer,
-    RecvDtmf,
     Record,
+    RecvDtmf,
     SendDtmf,
     SetVariables,
     Transfer,
@@ -289,7 +291,9 @@ def _originate_command(args: str, job_uuid: str | None) -> Command:
         raise CommandParseError("ctilink's originate goes through bgapi with a Job-UUID")
     if req.application in ("eavesdrop", "three_way"):
         whisper = variables.pop("eavesdrop_whisper_aleg", None)
-        mode = "barge" if req.application == "three_way" else ("whisper" if whisper == "true" else "listen")
+        mode: Literal["listen", "whisper", "barge"] = (
+            "barge" if req.application == "three_way" else ("whisper" if whisper == "true" else "listen")
+        )
         if whisper is not None and mode != "whisper":
             raise CommandParseError("eavesdrop_whisper_aleg must be 'true' when present")
         return Eavesdrop(

@@ -313,22 +313,89 @@ MAX_VALUE_LEN = 1024
 MAX_TIMEOUT_S = 3600
 
 HANGUP_CAUSES = frozenset(
-    """UNSPECIFIED SUCCESS UNALLOCATED_NUMBER NO_ROUTE_TRANSIT_NET NO_ROUTE_DESTINATION CHANNEL_UNACCEPTABLE
-    CALL_AWARDED_DELIVERED NORMAL_CLEARING USER_BUSY NO_USER_RESPONSE NO_ANSWER SUBSCRIBER_ABSENT
-    CALL_REJECTED NUMBER_CHANGED REDIRECTION_TO_NEW_DESTINATION EXCHANGE_ROUTING_ERROR
-    DESTINATION_OUT_OF_ORDER INVALID_NUMBER_FORMAT FACILITY_REJECTED RESPONSE_TO_STATUS_ENQUIRY
-    NORMAL_UNSPECIFIED NORMAL_CIRCUIT_CONGESTION NETWORK_OUT_OF_ORDER NORMAL_TEMPORARY_FAILURE
-    SWITCH_CONGESTION ACCESS_INFO_DISCARDED REQUESTED_CHAN_UNAVAIL PRE_EMPTED
-    FACILITY_NOT_SUBSCRIBED OUTGOING_CALL_BARRED INCOMING_CALL_BARRED BEARERCAPABILITY_NOTAUTH
-    BEARERCAPABILITY_NOTAVAIL SERVICE_UNAVAILABLE BEARERCAPABILITY_NOTIMPL CHAN_NOT_IMPLEMENTED
-    FACILITY_NOT_IMPLEMENTED SERVICE_NOT_IMPLEMENTED INVALID_CALL_REFERENCE INCOMPATIBLE_DESTINATION
-    INVALID_MSG_UNSPECIFIED MANDATORY_IE_MISSING MESSAGE_TYPE_NONEXIST WRONG_MESSAGE IE_NONEXIST
-    INVALID_IE_CONTENTS WRONG_CALL_STATE RECOVERY_ON_TIMER_EXPIRE MANDATORY_IE_LENGTH_ERROR
-    PROTOCOL_ERROR INTERWORKING ORIGINATOR_CANCEL CRASH SYSTEM_SHUTDOWN LOSE_RACE MANAGER_REQUEST
-    BLIND_TRANSFER ATTENDED_TRANSFER ALLOTTED_TIMEOUT USER_CHALLENGE MEDIA_TIMEOUT PICKED_OFF
-    USER_NOT_REGISTERED PROGRESS_TIMEOUT INVALID_GATEWAY GATEWAY_DOWN INVALID_URL INVALID_PROFILE
-    NO_PICKUP SRTP_READ_ERROR BOWOUT BUSY_EVERYWHERE DECLINE DOES_NOT_EXIST_ANYWHERE NOT_ACCEPTABLE
-    UNWANTED NO_IDENTITY BAD_IDENTITY_INFO UNSUPPORTED_CERTIFICATE INVALID_IDENTITY STALE_DATE""".split()
+    [
+        "UNSPECIFIED",
+        "SUCCESS",
+        "UNALLOCATED_NUMBER",
+        "NO_ROUTE_TRANSIT_NET",
+        "NO_ROUTE_DESTINATION",
+        "CHANNEL_UNACCEPTABLE",
+        "CALL_AWARDED_DELIVERED",
+        "NORMAL_CLEARING",
+        "USER_BUSY",
+        "NO_USER_RESPONSE",
+        "NO_ANSWER",
+        "SUBSCRIBER_ABSENT",
+        "CALL_REJECTED",
+        "NUMBER_CHANGED",
+        "REDIRECTION_TO_NEW_DESTINATION",
+        "EXCHANGE_ROUTING_ERROR",
+        "DESTINATION_OUT_OF_ORDER",
+        "INVALID_NUMBER_FORMAT",
+        "FACILITY_REJECTED",
+        "RESPONSE_TO_STATUS_ENQUIRY",
+        "NORMAL_UNSPECIFIED",
+        "NORMAL_CIRCUIT_CONGESTION",
+        "NETWORK_OUT_OF_ORDER",
+        "NORMAL_TEMPORARY_FAILURE",
+        "SWITCH_CONGESTION",
+        "ACCESS_INFO_DISCARDED",
+        "REQUESTED_CHAN_UNAVAIL",
+        "PRE_EMPTED",
+        "FACILITY_NOT_SUBSCRIBED",
+        "OUTGOING_CALL_BARRED",
+        "INCOMING_CALL_BARRED",
+        "BEARERCAPABILITY_NOTAUTH",
+        "BEARERCAPABILITY_NOTAVAIL",
+        "SERVICE_UNAVAILABLE",
+        "BEARERCAPABILITY_NOTIMPL",
+        "CHAN_NOT_IMPLEMENTED",
+        "FACILITY_NOT_IMPLEMENTED",
+        "SERVICE_NOT_IMPLEMENTED",
+        "INVALID_CALL_REFERENCE",
+        "INCOMPATIBLE_DESTINATION",
+        "INVALID_MSG_UNSPECIFIED",
+        "MANDATORY_IE_MISSING",
+        "MESSAGE_TYPE_NONEXIST",
+        "WRONG_MESSAGE",
+        "IE_NONEXIST",
+        "INVALID_IE_CONTENTS",
+        "WRONG_CALL_STATE",
+        "RECOVERY_ON_TIMER_EXPIRE",
+        "MANDATORY_IE_LENGTH_ERROR",
+        "PROTOCOL_ERROR",
+        "INTERWORKING",
+        "ORIGINATOR_CANCEL",
+        "CRASH",
+        "SYSTEM_SHUTDOWN",
+        "LOSE_RACE",
+        "MANAGER_REQUEST",
+        "BLIND_TRANSFER",
+        "ATTENDED_TRANSFER",
+        "ALLOTTED_TIMEOUT",
+        "USER_CHALLENGE",
+        "MEDIA_TIMEOUT",
+        "PICKED_OFF",
+        "USER_NOT_REGISTERED",
+        "PROGRESS_TIMEOUT",
+        "INVALID_GATEWAY",
+        "GATEWAY_DOWN",
+        "INVALID_URL",
+        "INVALID_PROFILE",
+        "NO_PICKUP",
+        "SRTP_READ_ERROR",
+        "BOWOUT",
+        "BUSY_EVERYWHERE",
+        "DECLINE",
+        "DOES_NOT_EXIST_ANYWHERE",
+        "NOT_ACCEPTABLE",
+        "UNWANTED",
+        "NO_IDENTITY",
+        "BAD_IDENTITY_INFO",
+        "UNSUPPORTED_CERTIFICATE",
+        "INVALID_IDENTITY",
+        "STALE_DATE",
+    ]
 )
 """FreeSWITCH's hangup cause names (``switch_channel.c`` CAUSE_CHART)."""
 
@@ -435,7 +502,9 @@ def _user_variables(cls: str, variables: object) -> list[tuple[str, str, str]]:
     return out
 
 
-def _originate(cls: str, uuid: str, job_uuid: str, call_url_vars: list[tuple[str, str, str]], dial: str, exten: str) -> RenderedCommand:
+def _originate(
+    cls: str, uuid: str, job_uuid: str, call_url_vars: list[tuple[str, str, str]], dial: str, exten: str
+) -> RenderedCommand:
     block = _var_block(call_url_vars)
     # The blank layer sees the whole call URL; exten is grammar-checked and needs no escaping.
     text = f"originate {fs_escape(block, None)}{dial} {exten}"
@@ -549,11 +618,14 @@ def _render(cmd: Command) -> RenderedCommand:
             raise UnsafeValueError("Transfer.leg", cmd.leg, "expected '', '-bleg' or '-both'")
         if cmd.dialplan == "inline":
             if cmd.destination not in INLINE_TRANSFERS:
-                raise UnsafeValueError("Transfer.destination", cmd.destination,
-                                       f"inline transfers may only run {sorted(INLINE_TRANSFERS)}")
+                raise UnsafeValueError(
+                    "Transfer.destination", cmd.destination, f"inline transfers may only run {sorted(INLINE_TRANSFERS)}"
+                )
             leg = f"{cmd.leg} " if cmd.leg else ""
             return _api(f"uuid_transfer {uuid} {leg}{cmd.destination} inline")
-        dest = _check("Transfer.destination", cmd.destination, DESTINATION_RE, "an extension [A-Za-z0-9+*#][A-Za-z0-9_+*#.@-]*")
+        dest = _check(
+            "Transfer.destination", cmd.destination, DESTINATION_RE, "an extension [A-Za-z0-9+*#][A-Za-z0-9_+*#.@-]*"
+        )
         if cmd.dialplan not in DIALPLANS:
             raise UnsafeValueError("Transfer.dialplan", cmd.dialplan, f"expected one of {sorted(DIALPLANS)}")
         ctx = _check("Transfer.context", cmd.context, CONTEXT_RE, "a context name [A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -595,8 +667,8 @@ __all__ = [
     "Originate",
     "Playback",
     "PreAnswer",
-    "RecvDtmf",
     "Record",
+    "RecvDtmf",
     "RenderedCommand",
     "SendDtmf",
     "SetVariables",

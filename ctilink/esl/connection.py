@@ -39,6 +39,7 @@ event beyond matching BACKGROUND_JOB to the job that asked for it (routing belon
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
 import time
@@ -180,12 +181,13 @@ class JobHandle:
         self._result = result
 
     def done(self) -> bool:
-        return self._result.ready()
+        return bool(self._result.ready())
 
     def wait(self, timeout: float | None = None) -> JobCompleted:
         """The job's outcome. Raises JobTimeout, or EslDisconnected if the session ended first."""
         try:
-            return self._result.get(timeout=timeout)
+            job: JobCompleted = self._result.get(timeout=timeout)
+            return job
         except gevent.Timeout:
             raise JobTimeout(self.job_uuid, timeout or 0.0) from None
 
@@ -193,7 +195,7 @@ class JobHandle:
         return f"JobHandle(job_uuid={self.job_uuid!r}, verb={self.verb!r}, done={self.done()})"
 
 
-class _Session(InboundESL):
+class _Session(InboundESL):  # type: ignore[misc]  # greenswitch is untyped
     """One TCP session: greenswitch's connect/auth/reply FIFO around our framing and dispatch."""
 
     def __init__(self, owner: EslConnection, connect_timeout: float) -> None:
@@ -210,6 +212,7 @@ class _Session(InboundESL):
         self.ready = False
         self.sock: Any = None
         self.sock_file: Any = None
+        self._commands_sent: list[gevent.event.AsyncResult] = []
 
     # -- greenswitch hooks ---------------------------------------------------------------
 
@@ -306,7 +309,8 @@ class _Session(InboundESL):
     def request(self, text: str, timeout: float | None) -> _Reply:
         """Send one command and wait for its reply."""
         try:
-            return self.submit(text).get(timeout=timeout)
+            reply: _Reply = self.submit(text).get(timeout=timeout)
+            return reply
         except gevent.Timeout:
             raise EslTimeout(f"no reply to {text.split(' ', 1)[0]!r} within {timeout}s") from None
 
@@ -342,12 +346,10 @@ class _Session(InboundESL):
                     f.shutdown(gsocket.SHUT_RDWR)
             except OSError:
                 pass
-            try:
-                # The makefile() greenswitch made holds a reference: both must close, or the
-                # descriptor (and the peer's view of the connection) stays open.
+            # The makefile() greenswitch made holds a reference: both must close, or the
+            # descriptor (and the peer's view of the connection) stays open.
+            with contextlib.suppress(OSError):
                 f.close()
-            except OSError:
-                pass
         pending, self._commands_sent = self._commands_sent, []
         error = EslDisconnected(f"session to {self._owner.node} ended: {reason}")
         for result in pending:
@@ -440,7 +442,7 @@ class EslConnection:
     @property
     def connected(self) -> bool:
         """True while a session is up and its resync has been delivered."""
-        return self._live.is_set()
+        return bool(self._live.is_set())
 
     def start(self) -> None:
         """Spawn the supervisor: it connects, resyncs and keeps the session alive until stop()."""
@@ -457,10 +459,8 @@ class EslConnection:
         self._drained.set()
         session = self._session
         if session is not None and session.connected:
-            try:
+            with contextlib.suppress(EslError, OSError):
                 session.request("exit", min(timeout, 1.0))
-            except (EslError, OSError):
-                pass
             session.close("stopped")
         if self._supervisor is not None:
             self._supervisor.join(timeout)
@@ -493,7 +493,7 @@ class EslConnection:
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         """Wait until a session is live (resync delivered); False on timeout."""
-        return self._live.wait(timeout)
+        return bool(self._live.wait(timeout))
 
     # -- consumer side -------------------------------------------------------------------
 
@@ -508,7 +508,8 @@ class EslConnection:
             return None
         if self._overflowed and self._queue.qsize() <= self._low_water:
             self._drained.set()
-        return item
+        event: Event = item
+        return event
 
     def events(self) -> Iterator[Event]:
         """Every event, in order, until stop()."""
@@ -520,14 +521,15 @@ class EslConnection:
 
     @property
     def buffer_depth(self) -> int:
-        return self._queue.qsize()
+        return int(self._queue.qsize())
 
     # -- commands ------------------------------------------------------------------------
 
     def api(self, cmd: str | Command, timeout: float = 10.0) -> ApiResult:
         """Run ``api <cmd>`` and return its body. Raises EslTimeout / EslDisconnected."""
         text, verb, _ = _command_text(cmd)
-        return self._wait(self._submit(text, verb, None), verb, timeout)
+        result: ApiResult = self._wait(self._submit(text, verb, None), verb, timeout)
+        return result
 
     def bgapi(self, cmd: str | Command, timeout: float = 10.0) -> JobHandle:
         """Run ``bgapi <cmd>`` with a Job-UUID; the handle completes on its BACKGROUND_JOB.
@@ -537,7 +539,8 @@ class EslConnection:
         ``job_uuid`` (Originate, Eavesdrop) keeps it, so the core can correlate the outcome.
         """
         text, verb, job_uuid = _command_text(cmd)
-        return self._wait(self._submit(text, verb, job_uuid or str(uuid_mod.uuid4())), verb, timeout)
+        handle: JobHandle = self._wait(self._submit(text, verb, job_uuid or str(uuid_mod.uuid4())), verb, timeout)
+        return handle
 
     def send(self, cmd: Command) -> gevent.event.AsyncResult:
         """Write ``cmd`` now and return at once: the result gets its ApiResult (api) or JobHandle
@@ -561,19 +564,20 @@ class EslConnection:
         """Write one command (``bgapi`` when it has a ``job_uuid``); the result settles on its reply."""
         session = self._require_session()
         background = job_uuid is not None
+        jid = job_uuid or ""  # only read when background
         out = gevent.event.AsyncResult()
         start = time.monotonic()
         if background:
-            if not _JOB_UUID.match(job_uuid):
-                raise UnsafeCommandError(f"job uuid {job_uuid[:70]!r} is not a safe token")
-            if job_uuid in self._jobs:
-                raise EslCommandError(f"job {job_uuid} is already in flight")
+            if not _JOB_UUID.match(jid):
+                raise UnsafeCommandError(f"job uuid {jid[:70]!r} is not a safe token")
+            if jid in self._jobs:
+                raise EslCommandError(f"job {jid} is already in flight")
             job = gevent.event.AsyncResult()
-            self._jobs[job_uuid] = (verb, job)
+            self._jobs[jid] = (verb, job)
             try:
-                pending = session.submit(f"bgapi {text}\nJob-UUID: {job_uuid}")
+                pending = session.submit(f"bgapi {text}\nJob-UUID: {jid}")
             except EslError:
-                self._jobs.pop(job_uuid, None)
+                self._jobs.pop(jid, None)
                 self.metrics.command_failed(verb)
                 raise
         else:
@@ -587,7 +591,7 @@ class EslConnection:
             seconds = time.monotonic() - start
             if not reply_result.successful():
                 if background:
-                    self._jobs.pop(job_uuid, None)
+                    self._jobs.pop(jid, None)
                 self.metrics.command_failed(verb)
                 out.set_exception(reply_result.exception)
                 return
@@ -597,10 +601,10 @@ class EslConnection:
                 ok = reply_text.startswith("+OK")
                 self.metrics.command(verb, seconds, ok=ok)
                 if not ok:
-                    self._jobs.pop(job_uuid, None)
+                    self._jobs.pop(jid, None)
                     out.set_exception(EslCommandError(f"bgapi {verb} refused: {reply_text[:120]!r}"))
                     return
-                out.set(JobHandle(job_uuid, verb, job))
+                out.set(JobHandle(jid, verb, job))
             else:
                 result = ApiResult(verb=verb, body=reply.text, seconds=seconds)
                 self.metrics.command(verb, seconds, result.ok)
@@ -620,7 +624,7 @@ class EslConnection:
     def _on_event_frame(self, session: _Session, frame: Frame) -> None:
         try:
             event = self._normalizer.from_frame(frame)
-        except Exception as exc:  # noqa: BLE001 - a bad event body must never kill the reader
+        except Exception as exc:
             self._malformed("event", f"{type(exc).__name__}: {exc}"[:300], frame.body, recoverable=True)
             return
         if event is None or session is not self._session:
@@ -713,7 +717,9 @@ class EslConnection:
                 self._connect_failed("auth", "esl_auth_failed", str(exc), hint="check the event socket password")
             except EslRejected as exc:
                 self._connect_failed(
-                    "rejected", "esl_rejected_by_acl", str(exc),
+                    "rejected",
+                    "esl_rejected_by_acl",
+                    str(exc),
                     hint="FreeSWITCH's event_socket apply-inbound-acl does not allow this host",
                 )
             except ConnectionRefusedError as exc:

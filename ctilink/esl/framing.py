@@ -108,7 +108,7 @@ class FrameDesyncError(FrameError):
 class _Head:
     """A parsed header block waiting for its body."""
 
-    __slots__ = ("content_type", "headers", "head_len", "total")
+    __slots__ = ("content_type", "head_len", "headers", "total")
 
     def __init__(self, content_type: str, headers: dict[str, str], head_len: int, total: int) -> None:
         self.content_type = content_type

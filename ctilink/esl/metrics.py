@@ -53,7 +53,7 @@ class _Families:
     dropped_events: Counter
 
 
-_FAMILIES: "weakref.WeakKeyDictionary[CollectorRegistry, _Families]" = weakref.WeakKeyDictionary()
+_FAMILIES: weakref.WeakKeyDictionary[CollectorRegistry, _Families] = weakref.WeakKeyDictionary()
 _FAMILIES_LOCK = threading.Lock()
 
 
@@ -63,50 +63,71 @@ def _families(registry: CollectorRegistry) -> _Families:
         if fams is None:
             fams = _Families(
                 connected=Gauge(
-                    "ctilink_esl_connected", "1 while the ESL session to the node is up and resynced.",
-                    ["node"], registry=registry,
+                    "ctilink_esl_connected",
+                    "1 while the ESL session to the node is up and resynced.",
+                    ["node"],
+                    registry=registry,
                 ),
                 reconnects=Counter(
-                    "ctilink_esl_reconnects_total", "ESL sessions established after the first one.",
-                    ["node"], registry=registry,
+                    "ctilink_esl_reconnects_total",
+                    "ESL sessions established after the first one.",
+                    ["node"],
+                    registry=registry,
                 ),
                 resyncs=Counter(
-                    "ctilink_esl_resyncs_total", "Completed resyncs (channel snapshots turned into events).",
-                    ["node"], registry=registry,
+                    "ctilink_esl_resyncs_total",
+                    "Completed resyncs (channel snapshots turned into events).",
+                    ["node"],
+                    registry=registry,
                 ),
                 events=Counter(
-                    "ctilink_esl_events_total", "Typed events delivered to the consumer buffer, by event class.",
-                    ["node", "type"], registry=registry,
+                    "ctilink_esl_events_total",
+                    "Typed events delivered to the consumer buffer, by event class.",
+                    ["node", "type"],
+                    registry=registry,
                 ),
                 malformed=Counter(
-                    "ctilink_esl_malformed_frames_total", "Frames or event bodies that could not be decoded.",
-                    ["node"], registry=registry,
+                    "ctilink_esl_malformed_frames_total",
+                    "Frames or event bodies that could not be decoded.",
+                    ["node"],
+                    registry=registry,
                 ),
                 buffer_depth=Gauge(
-                    "ctilink_esl_buffer_depth", "Events waiting in the consumer buffer.",
-                    ["node"], registry=registry,
+                    "ctilink_esl_buffer_depth",
+                    "Events waiting in the consumer buffer.",
+                    ["node"],
+                    registry=registry,
                 ),
                 command_seconds=Histogram(
-                    "ctilink_esl_command_seconds", "Time from sending an api/bgapi command to its reply.",
-                    ["node", "verb"], registry=registry, buckets=_COMMAND_BUCKETS,
+                    "ctilink_esl_command_seconds",
+                    "Time from sending an api/bgapi command to its reply.",
+                    ["node", "verb"],
+                    registry=registry,
+                    buckets=_COMMAND_BUCKETS,
                 ),
                 command_failures=Counter(
                     "ctilink_esl_command_failures_total",
                     "api/bgapi commands that failed: -ERR reply, timeout or lost connection.",
-                    ["node", "verb"], registry=registry,
+                    ["node", "verb"],
+                    registry=registry,
                 ),
                 connect_failures=Counter(
-                    "ctilink_esl_connect_failures_total", "Connection attempts that failed, by reason.",
-                    ["node", "reason"], registry=registry,
+                    "ctilink_esl_connect_failures_total",
+                    "Connection attempts that failed, by reason.",
+                    ["node", "reason"],
+                    registry=registry,
                 ),
                 disconnects=Counter(
-                    "ctilink_esl_disconnects_total", "Established sessions that ended, by reason.",
-                    ["node", "reason"], registry=registry,
+                    "ctilink_esl_disconnects_total",
+                    "Established sessions that ended, by reason.",
+                    ["node", "reason"],
+                    registry=registry,
                 ),
                 dropped_events=Counter(
                     "ctilink_esl_dropped_events_total",
                     "Live events discarded because the consumer buffer was full (a resync follows).",
-                    ["node"], registry=registry,
+                    ["node"],
+                    registry=registry,
                 ),
             )
             _FAMILIES[registry] = fams

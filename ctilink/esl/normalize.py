@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import orjson
@@ -130,8 +130,8 @@ def parse_plain(body: bytes) -> tuple[dict[str, Any], str | None]:
     values: list[Any] = []
     encoded: list[int] = []
     for line in text.split("\n"):
-        name, sep, value = line.partition(": ")
-        if not sep or not name:
+        name, colon, value = line.partition(": ")
+        if not colon or not name:
             raise EventDecodeError("event-plain header line without ': '", line)
         if "%" in value:
             encoded.append(len(values))
@@ -139,7 +139,7 @@ def parse_plain(body: bytes) -> tuple[dict[str, Any], str | None]:
         values.append(value)
     if encoded:
         _decode_values(names, values, encoded)
-    headers: dict[str, Any] = dict(zip(names, values))
+    headers: dict[str, Any] = dict(zip(names, values, strict=False))
     declared = headers.get("Content-Length")
     if declared is None:
         if rest:
@@ -148,9 +148,7 @@ def parse_plain(body: bytes) -> tuple[dict[str, Any], str | None]:
     if declared.__class__ is not str or not (declared.isascii() and declared.isdigit()):
         raise EventDecodeError("bad inner Content-Length", str(declared))
     if len(rest) != int(declared):
-        raise EventDecodeError(
-            f"inner Content-Length {declared} but {len(rest)} bytes of event body", rest
-        )
+        raise EventDecodeError(f"inner Content-Length {declared} but {len(rest)} bytes of event body", rest)
     try:
         return headers, rest.decode("utf-8")
     except UnicodeDecodeError:
@@ -180,10 +178,8 @@ def _decode_values(names: list[str], values: list[Any], encoded: list[int]) -> N
             try:
                 decoded.append(unquote(values[i], errors="strict"))
             except UnicodeDecodeError:
-                raise EventDecodeError(
-                    f"invalid UTF-8 in URL-encoded value of {names[i]}", values[i]
-                ) from None
-    for i, value in zip(encoded, decoded):
+                raise EventDecodeError(f"invalid UTF-8 in URL-encoded value of {names[i]}", values[i]) from None
+    for i, value in zip(encoded, decoded, strict=False):
         # FreeSWITCH writes array headers as ARRAY::a|:b, and always encodes the colons.
         values[i] = value[7:].split("|:") if value.startswith("ARRAY::") else value
 
@@ -224,7 +220,9 @@ def _spec(cls: type[Event]) -> _Spec:
     return spec
 
 
-def _new(cls: type[Event], values: dict[str, Any]) -> Any:
+_E = TypeVar("_E", bound=Event)
+
+def _new(cls: type[_E], values: dict[str, Any]) -> _E:
     """Build a model from already-validated values without a validation pass.
 
     Missing optional fields get their defaults; the result is indistinguishable from
@@ -358,9 +356,7 @@ class Normalizer:
             timestamp = 0.0 if stamp is None else int(stamp) / 1_000_000
             sequence = None if seq is None else int(seq)
         except (TypeError, ValueError, OverflowError):
-            raise EventDecodeError(
-                f"{name}: bad Event-Date-Timestamp/Event-Sequence", f"{stamp!r} {seq!r}"
-            ) from None
+            raise EventDecodeError(f"{name}: bad Event-Date-Timestamp/Event-Sequence", f"{stamp!r} {seq!r}") from None
         core = get("Core-UUID")
         return {
             "node": self.node,
@@ -534,9 +530,7 @@ class Normalizer:
             user = get("username") or get("from-user") or get("user")
             realm = get("realm") or get("from-host") or get("host") or get("domain_name")
             if user.__class__ is not str or realm.__class__ is not str:
-                raise EventDecodeError(
-                    f"{get('Event-Subclass')} without a user and realm", f"{user!r} {realm!r}"
-                )
+                raise EventDecodeError(f"{get('Event-Subclass')} without a user and realm", f"{user!r} {realm!r}")
             values = self._base(h, resync, name)
             values["user"] = user
             values["realm"] = realm
@@ -551,9 +545,7 @@ class Normalizer:
 
         return build
 
-    def _machine(
-        self, h: dict[str, Any], resync: bool, name: str, result: str, source: str, beep: bool
-    ) -> Event:
+    def _machine(self, h: dict[str, Any], resync: bool, name: str, result: str, source: str, beep: bool) -> Event:
         uuid = h.get("Unique-ID")
         if uuid.__class__ is not str or not uuid:
             raise EventDecodeError(f"{name} machine detection without a Unique-ID", repr(uuid))

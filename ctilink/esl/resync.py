@@ -268,10 +268,7 @@ def _partners(channels: Sequence[ChannelSnapshot]) -> dict[str, str]:
             continue
         # call_uuid is not enough: it keeps naming the A leg after an unbridge.
         mutual = peer.get("Other-Leg-Unique-ID") == ch.uuid
-        up = all(
-            (c.get("Channel-Call-State") or c.row.get("callstate")) in _ANSWERED_CALLSTATES
-            for c in (ch, peer)
-        )
+        up = all((c.get("Channel-Call-State") or c.row.get("callstate")) in _ANSWERED_CALLSTATES for c in (ch, peer))
         if mutual and up and (ch.get("Caller-Channel-Bridged-Time") or "0") != "0":
             partners[ch.uuid] = peer.uuid
             partners[peer.uuid] = ch.uuid
@@ -319,9 +316,7 @@ def build_resync_events(
                 if on_bad_dump is not None:
                     on_bad_dump(ch.uuid, f"{attempt} not decodable: {exc}")
                 if attempt == "dump" and ch.dump is not None:
-                    ch = ChannelSnapshot(
-                        uuid=ch.uuid, row=ch.row, dump=None, headers=_row_headers(ch.row, core_uuid)
-                    )
+                    ch = ChannelSnapshot(uuid=ch.uuid, row=ch.row, dump=None, headers=_row_headers(ch.row, core_uuid))
                     continue
                 break
             usable.append(ch)
@@ -402,6 +397,6 @@ def run_resync(
     bodies = query([cmd for _, cmd in wanted]) if wanted else []
     if len(bodies) != len(wanted):
         raise ResyncError(f"asked {len(wanted)} uuid_dump commands, got {len(bodies)} replies")
-    dump_bodies: dict[str, str | None] = {uuid: body for (uuid, _), body in zip(wanted, bodies)}
+    dump_bodies: dict[str, str | None] = {uuid: body for (uuid, _), body in zip(wanted, bodies, strict=False)}
     channels = snapshot(rows, dump_bodies, core_uuid, on_bad_dump)
     return build_resync_events(normalizer, channels, node, core_uuid, on_bad_dump)

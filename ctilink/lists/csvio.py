@@ -42,7 +42,19 @@ if TYPE_CHECKING:
 
 __all__ = ["COLUMNS", "REQUIRED_COLUMNS", "ImportReport", "export_csv", "export_lists", "import_csv", "import_lists"]
 
-COLUMNS = ("list", "number", "scope", "expires", "reason", "added_by", "added_at", "action", "cause", "priority", "target")
+COLUMNS = (
+    "list",
+    "number",
+    "scope",
+    "expires",
+    "reason",
+    "added_by",
+    "added_at",
+    "action",
+    "cause",
+    "priority",
+    "target",
+)
 REQUIRED_COLUMNS = ("list", "number")
 RAW_PREVIEW_CHARS = 200
 
@@ -79,7 +91,9 @@ def _parse_time(column: str, text: str) -> float | None:
         except ValueError:
             raise _RowError(f"{column}: expected epoch seconds or ISO 8601, got {escape_for_log(text, 40)}") from None
         if moment.tzinfo is None:
-            raise _RowError(f"{column}: ISO time needs a timezone (e.g. 2030-01-31T00:00:00Z), got {escape_for_log(text, 40)}")
+            raise _RowError(
+                f"{column}: ISO time needs a timezone (e.g. 2030-01-31T00:00:00Z), got {escape_for_log(text, 40)}"
+            ) from None
         return moment.timestamp()
     if not math.isfinite(value):
         raise _RowError(f"{column}: not a finite time: {escape_for_log(text, 40)}")
@@ -152,7 +166,9 @@ def _read(source: IO[str], region: str, now: float) -> ImportReport:
             problems.append("missing column(s) " + ", ".join(missing))
         if dupes:
             problems.append("repeated column(s) " + ", ".join(dupes))
-        report.rejected.append((1, _preview(header), "; ".join(problems) + f"; expected columns from {', '.join(COLUMNS)}"))
+        report.rejected.append(
+            (1, _preview(header), "; ".join(problems) + f"; expected columns from {', '.join(COLUMNS)}")
+        )
         return report
     while True:
         try:
@@ -161,7 +177,9 @@ def _read(source: IO[str], region: str, now: float) -> ImportReport:
             break
         except (csv.Error, UnicodeDecodeError) as exc:
             # The parser cannot resynchronise after a framing error; report and stop reading.
-            report.rejected.append((reader.line_num, "", f"unreadable CSV, stopped here: {escape_for_log(str(exc), 120)}"))
+            report.rejected.append(
+                (reader.line_num, "", f"unreadable CSV, stopped here: {escape_for_log(str(exc), 120)}")
+            )
             break
         line = reader.line_num
         if not cells or all(not c.strip() for c in cells):
@@ -183,7 +201,9 @@ def _read(source: IO[str], region: str, now: float) -> ImportReport:
     return report
 
 
-def import_csv(path_or_file: PathOrFile, default_region: str, *, partial: bool = False, now: float | None = None) -> ImportReport:
+def import_csv(
+    path_or_file: PathOrFile, default_region: str, *, partial: bool = False, now: float | None = None
+) -> ImportReport:
     """Parse and validate a CSV of list entries. Nothing is written anywhere.
 
     ``report.entries`` holds the entries to apply: all rows when every row is good, the good
@@ -232,7 +252,9 @@ def export_csv(entries: Iterable[Entry], path_or_file: PathOrFile) -> int:
     return len(rows)
 
 
-def import_lists(store: Store, path: PathOrFile, region: str, partial: bool = False, *, now: float | None = None) -> ImportReport:
+def import_lists(
+    store: Store, path: PathOrFile, region: str, partial: bool = False, *, now: float | None = None
+) -> ImportReport:
     """Import a CSV into ``store`` atomically (see :func:`import_csv` for what gets applied)."""
     report = import_csv(path, region, partial=partial, now=now)
     if report.entries:

@@ -32,7 +32,7 @@ __all__ = ["ListMatcher"]
 
 
 class _Bucket:
-    __slots__ = ("exact", "by_len", "lengths")
+    __slots__ = ("by_len", "exact", "lengths")
 
     def __init__(self) -> None:
         self.exact: dict[str, Entry] = {}
@@ -88,7 +88,9 @@ class ListMatcher:
             self._count += 1
         return old
 
-    def get(self, list_name: ListName | str, number: str, *, scope: str = GLOBAL, kind: EntryKind | str = EntryKind.EXACT) -> Entry | None:
+    def get(
+        self, list_name: ListName | str, number: str, *, scope: str = GLOBAL, kind: EntryKind | str = EntryKind.EXACT
+    ) -> Entry | None:
         """The entry stored under exactly this key (no matching, no expiry check)."""
         bucket = self._buckets.get((ListName(list_name).value, scope))
         if bucket is None:
@@ -127,7 +129,7 @@ class ListMatcher:
         self,
         number: str,
         *,
-        list: ListName | str,  # noqa: A002  (the public keyword the engine uses)
+        list: ListName | str,
         scopes: Sequence[str] = (GLOBAL,),
         now: float,
     ) -> Entry | None:

@@ -67,7 +67,6 @@ class BlockAction(StrEnum):
     ROUTE = "route"
 
 
-
 _EXACT = re.compile(r"\+[1-9][0-9]{5,14}")
 _PREFIX = re.compile(r"\+[1-9][0-9]{0,14}")
 _NAME = r"[A-Za-z0-9_.@-]{1,64}"
@@ -119,12 +118,16 @@ class Entry:
             try:
                 setattr_(self, "list_name", ListName(self.list_name))
             except ValueError:
-                raise InvalidEntryError("list", f"expected blacklist, whitelist or dnc, got {escape_for_log(self.list_name)}") from None
+                raise InvalidEntryError(
+                    "list", f"expected blacklist, whitelist or dnc, got {escape_for_log(self.list_name)}"
+                ) from None
         if type(self.kind) is not EntryKind:
             try:
                 setattr_(self, "kind", EntryKind(self.kind))
             except ValueError:
-                raise InvalidEntryError("kind", f"expected exact, prefix or anonymous, got {escape_for_log(self.kind)}") from None
+                raise InvalidEntryError(
+                    "kind", f"expected exact, prefix or anonymous, got {escape_for_log(self.kind)}"
+                ) from None
         self._check_number()
         scope = self.scope
         if scope != GLOBAL and (not isinstance(scope, str) or _SCOPE.fullmatch(scope) is None):
@@ -138,8 +141,14 @@ class Entry:
         if type(self.added_at) is not float or not math.isfinite(self.added_at):
             setattr_(self, "added_at", _finite("added_at", self.added_at, optional=False))
         reason, added_by = self.reason, self.added_by
-        if not (type(reason) is str and len(reason) <= MAX_REASON_CHARS and reason.isprintable()
-                and type(added_by) is str and len(added_by) <= MAX_ADDED_BY_CHARS and added_by.isprintable()):
+        if not (
+            type(reason) is str
+            and len(reason) <= MAX_REASON_CHARS
+            and reason.isprintable()
+            and type(added_by) is str
+            and len(added_by) <= MAX_ADDED_BY_CHARS
+            and added_by.isprintable()
+        ):
             try:
                 check_text("reason", reason, MAX_REASON_CHARS)
                 check_text("added_by", added_by, MAX_ADDED_BY_CHARS)
@@ -174,25 +183,36 @@ class Entry:
         try:
             action = self.action if type(self.action) is BlockAction else BlockAction(self.action or BlockAction.REJECT)
         except ValueError:
-            raise InvalidEntryError("action", f"expected reject, announce or route, got {escape_for_log(self.action)}") from None
+            raise InvalidEntryError(
+                "action", f"expected reject, announce or route, got {escape_for_log(self.action)}"
+            ) from None
         if action is not self.action:
             setattr_(self, "action", action)
         cause = self.cause
         if cause is None:
-            cause = "USER_BUSY" if action is BlockAction.REJECT else "NORMAL_CLEARING" if action is BlockAction.ANNOUNCE else None
+            cause = (
+                "USER_BUSY"
+                if action is BlockAction.REJECT
+                else "NORMAL_CLEARING"
+                if action is BlockAction.ANNOUNCE
+                else None
+            )
             setattr_(self, "cause", cause)
         if action is BlockAction.ROUTE:
             if cause is not None:
                 raise InvalidEntryError("cause", "a route action hands the call on; it has no hangup cause")
             if self.target is None or not isinstance(self.target, str) or _TARGET.fullmatch(self.target) is None:
-                raise InvalidEntryError("target", f"route needs an extension of [A-Za-z0-9_.@+*#-], got {escape_for_log(self.target)}")
+                raise InvalidEntryError(
+                    "target", f"route needs an extension of [A-Za-z0-9_.@+*#-], got {escape_for_log(self.target)}"
+                )
         else:
             if cause not in HANGUP_CAUSES:
                 raise InvalidEntryError("cause", f"not a FreeSWITCH hangup cause: {escape_for_log(cause)}")
             if action is BlockAction.ANNOUNCE:
                 if not isinstance(self.target, str) or _FILE.fullmatch(self.target) is None or ".." in self.target:
                     raise InvalidEntryError(
-                        "target", f"announce needs a sound file path of [A-Za-z0-9_./:+%=-] without '..', got {escape_for_log(self.target)}"
+                        "target",
+                        f"announce needs a sound file path of [A-Za-z0-9_./:+%=-] without '..', got {escape_for_log(self.target)}",
                     )
             elif self.target is not None:
                 raise InvalidEntryError("target", "a reject action has no target")
@@ -205,7 +225,9 @@ class Entry:
         if p is not None and (isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= MAX_PRIORITY):
             raise InvalidEntryError("priority", f"expected an integer 0..{MAX_PRIORITY}, got {escape_for_log(p)}")
         if self.target is not None and (not isinstance(self.target, str) or _TARGET.fullmatch(self.target) is None):
-            raise InvalidEntryError("target", f"expected an agent id or extension of [A-Za-z0-9_.@+*#-], got {escape_for_log(self.target)}")
+            raise InvalidEntryError(
+                "target", f"expected an agent id or extension of [A-Za-z0-9_.@+*#-], got {escape_for_log(self.target)}"
+            )
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -232,7 +254,9 @@ def normalize_scope(raw: str, default_region: str) -> str:
     kind, sep, value = text.partition(":")
     kind = kind.lower()
     if not sep or kind not in ("did", "queue", "campaign"):
-        raise InvalidEntryError("scope", f"expected global, did:<number>, queue:<name> or campaign:<name>, got {escape_for_log(raw)}")
+        raise InvalidEntryError(
+            "scope", f"expected global, did:<number>, queue:<name> or campaign:<name>, got {escape_for_log(raw)}"
+        )
     if kind == "did":
         try:
             number = normalize_number(value, default_region)

@@ -159,9 +159,7 @@ def _region_prefixes(region: str) -> tuple[str, str, str]:
 
 
 def _has_country_code(digits: str) -> bool:
-    return any(
-        int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE for n in (1, 2, 3) if len(digits) >= n
-    )
+    return any(int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE for n in (1, 2, 3) if len(digits) >= n)
 
 
 def normalize_prefix(raw: str, default_region: str) -> str:
@@ -174,9 +172,9 @@ def normalize_prefix(raw: str, default_region: str) -> str:
     elif text.startswith("00"):
         digits = text[2:]
     elif idd and text.startswith(idd):
-        digits = text[len(idd):]
+        digits = text[len(idd) :]
     elif national and text.startswith(national):
-        digits = country + text[len(national):]
+        digits = country + text[len(national) :]
     else:
         digits = country + text
     if not digits or digits[0] == "0":

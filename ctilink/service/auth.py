@@ -127,4 +127,4 @@ class TokenAuth:
         return found
 
 
-__all__ = ["ANONYMOUS_READER", "AuthError", "Forbidden", "Principal", "ROLES", "TokenAuth", "Unauthenticated"]
+__all__ = ["ANONYMOUS_READER", "ROLES", "AuthError", "Forbidden", "Principal", "TokenAuth", "Unauthenticated"]

@@ -29,8 +29,9 @@ class Callbacks:
         self._resolved: dict[type, tuple[Callback, ...]] = {}
         self.failures = 0
         self._failures_metric = (
-            Counter("ctilink_callback_failures_total", "Callbacks that raised or timed out", ["type"],
-                    registry=registry)
+            Counter(
+                "ctilink_callback_failures_total", "Callbacks that raised or timed out", ["type"], registry=registry
+            )
             if registry is not None
             else None
         )
@@ -63,15 +64,16 @@ class Callbacks:
                 fn(note)
         except gevent.Timeout:
             self._failed(kind, fn, "timeout")
-        except Exception as exc:  # noqa: BLE001 - a user's bug must not reach the engine
+        except Exception as exc:
             self._failed(kind, fn, f"{type(exc).__name__}: {exc}")
 
     def _failed(self, kind: str, fn: Callback, why: str) -> None:
         self.failures += 1
         if self._failures_metric is not None:
             self._failures_metric.labels(kind).inc()
-        log.warning("callback_failed", notification=kind, callback=getattr(fn, "__qualname__", repr(fn)),
-                    error=why[:300])
+        log.warning(
+            "callback_failed", notification=kind, callback=getattr(fn, "__qualname__", repr(fn)), error=why[:300]
+        )
 
 
 #: The process-wide registry behind :func:`ctilink.on`; the daemon dispatches through it.

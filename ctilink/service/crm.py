@@ -98,7 +98,7 @@ class CrmLookup:
                 record = self._ask(number)
         except gevent.Timeout:
             return CrmResult(TIMEOUT, error=f"no answer within {self.config.timeout_s:g}s")
-        except Exception as exc:  # noqa: BLE001 - a CRM failure becomes a marker in the pop
+        except Exception as exc:
             return CrmResult(FAILED, error=f"{type(exc).__name__}: {exc}"[:300])
         result = CrmResult(FOUND, record) if record is not None else CrmResult(NEW)
         self._remember(number, result)
@@ -120,8 +120,13 @@ class CrmLookup:
             return dict(record) if record is not None else None
         assert self.config.url_template is not None
         url = self.config.url_template.replace("{number}", urllib.parse.quote(number, safe=""))
-        resp = http_request("GET", url, headers=dict(self.config.headers), timeout=self.config.timeout_s,
-                            max_body=self.config.max_response_bytes)
+        resp = http_request(
+            "GET",
+            url,
+            headers=dict(self.config.headers),
+            timeout=self.config.timeout_s,
+            max_body=self.config.max_response_bytes,
+        )
         if resp.status == 404:
             return None
         if not 200 <= resp.status < 300:
@@ -138,4 +143,4 @@ class CrmLookup:
         return data
 
 
-__all__ = ["CrmLookup", "CrmResult", "DISABLED", "FAILED", "FOUND", "Lookup", "NEW", "TIMEOUT"]
+__all__ = ["DISABLED", "FAILED", "FOUND", "NEW", "TIMEOUT", "CrmLookup", "CrmResult", "Lookup"]

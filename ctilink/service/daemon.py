@@ -49,20 +49,20 @@ from ctilink.dialer.dialer import (
 )
 from ctilink.dialer.runtime import CampaignEngine
 from ctilink.esl.connection import EslConnection
-from ctilink.service.callbacks import Callbacks, default_callbacks
+from ctilink.lists import Entry, ListName
 from ctilink.service.api import Activity, ApiContext
+from ctilink.service.callbacks import Callbacks, default_callbacks
 from ctilink.service.crm import CrmLookup
 from ctilink.service.http import build_app, serve
 from ctilink.service.loop import EngineLoop
 from ctilink.service.metrics import DialerMetrics, KpiMetrics
-from ctilink.service.persist import PersistFirst, Persister, load_run_states, write_dialer_notes
+from ctilink.service.persist import Persister, PersistFirst, load_run_states, write_dialer_notes
 from ctilink.service.screenpop import ScreenPop, ScreenPopper
-from ctilink.service.sse import AgentRouter, EventHub
 from ctilink.service.simdriver import SimDriver
+from ctilink.service.sse import AgentRouter, EventHub
 from ctilink.service.switchlink import NodeLink, Switchboard
 from ctilink.service.webhooks import WebhookService
 from ctilink.sim import SimulatedSwitch
-from ctilink.lists import Entry, ListName
 from ctilink.store import SqliteStore, StoreWriter
 
 log = structlog.get_logger("ctilink.daemon")
@@ -102,8 +102,7 @@ class Daemon:
             per_agent=config.metrics.per_agent,
         )
         self.store = store
-        self.writer = (StoreWriter(store, on_commit=self.metrics.observe_store_write)
-                       if store is not None else None)
+        self.writer = StoreWriter(store, on_commit=self.metrics.observe_store_write) if store is not None else None
         self.persister = Persister(self.writer) if self.writer is not None else None
         self.dialer_metrics = DialerMetrics(self.registry)
         self.links: list[NodeLink] = []
@@ -118,12 +117,16 @@ class Daemon:
         self.run_states: dict[str, CampaignState] = {}  # recorded run state per campaign (the store's)
         # Integration (docs/integration.md): screen pops, the agent event stream, webhooks, API.
         self.activity = Activity()
-        self.hub = EventHub(window_s=config.api.sse_window_s, max_events=config.api.sse_max_events,
-                            keepalive_s=config.api.sse_keepalive_s)
+        self.hub = EventHub(
+            window_s=config.api.sse_window_s,
+            max_events=config.api.sse_max_events,
+            keepalive_s=config.api.sse_keepalive_s,
+        )
         self._router = AgentRouter()
         self.crm = CrmLookup(config.crm)
-        self.screenpop = ScreenPopper(self._emit_pop, config=config.screen_pop, crm=self.crm,
-                                      default_region=engine.config.default_region)
+        self.screenpop = ScreenPopper(
+            self._emit_pop, config=config.screen_pop, crm=self.crm, default_region=engine.config.default_region
+        )
         self.webhooks = WebhookService(list(config.webhooks.endpoints), store=store, writer=self.writer)
 
     # -- construction ---------------------------------------------------------------------------
@@ -140,9 +143,12 @@ class Daemon:
         daemon.runtime = CampaignEngine(daemon.engine, daemon.dialer, now)
         assert daemon.writer is not None and daemon.persister is not None
         daemon.persister.dialer_notes = False  # PersistFirst writes them, before their commands go out
-        daemon.persist_first = PersistFirst(daemon.runtime, daemon.writer,
-                                            send=lambda cmds: daemon._switchboard.dispatch(cmds),
-                                            refuse=lambda job: daemon.loop.post(job) if daemon.loop else None)
+        daemon.persist_first = PersistFirst(
+            daemon.runtime,
+            daemon.writer,
+            send=lambda cmds: daemon._switchboard.dispatch(cmds),
+            refuse=lambda job: daemon.loop.post(job) if daemon.loop else None,
+        )
         daemon.loop = EngineLoop(
             daemon.persist_first,  # type: ignore[arg-type]
             dispatch=daemon.persist_first.dispatch,
@@ -182,8 +188,13 @@ class Daemon:
         """
         runtime = sim.engine if isinstance(sim.engine, CampaignEngine) else None
         engine = runtime.engine if runtime is not None else sim.engine
-        daemon = cls(config, engine, registry=registry, store=store,  # type: ignore[arg-type]
-                     dialer=runtime.dialer if runtime is not None else None)
+        daemon = cls(
+            config,
+            engine,
+            registry=registry,
+            store=store,  # type: ignore[arg-type]
+            dialer=runtime.dialer if runtime is not None else None,
+        )
         daemon._load_state(sim.now)
         if runtime is None:
             runtime = CampaignEngine(daemon.engine, daemon.dialer, sim.now)
@@ -240,8 +251,14 @@ class Daemon:
 
     def _preview_pop(self, note: PreviewOffered, now: float) -> None:
         fields = {str(k): str(v) for k, v in note.fields.items() if k not in ("attempt_id", "callback_agent")}
-        self.screenpop.preview(agent_id=note.agent_id, number=note.number, now=now, campaign=note.campaign,
-                               name=fields.get("name"), fields=fields)
+        self.screenpop.preview(
+            agent_id=note.agent_id,
+            number=note.number,
+            now=now,
+            campaign=note.campaign,
+            name=fields.get("name"),
+            fields=fields,
+        )
 
     def _publish(self, note: object, now: float) -> None:
         self.hub.publish(self._router.agents_for(note), note)
@@ -298,27 +315,42 @@ class Daemon:
                 self.submit(PauseCampaign(name))  # paused, not stopped: resume works and stats say so
             elif recorded is CampaignState.RUNNING or (recorded is None and self.dialer.config(name).autostart):
                 self.submit(StartCampaign(name))
-        context = ApiContext(snapshot=lambda: self.snapshot, submit=self.submit, health=self.health,
-                             config=self.config, activity=self.activity, hub=self.hub, webhooks=self.webhooks,
-                             query_list=getattr(self.engine, "query_list", None),
-                             campaigns=self.campaign_stats, submit_campaign=self.submit_campaign,
-                             durable=self.writer.flush if self.writer is not None else None,
-                             reload=self.reload_from_file if self.config_path is not None else None)
-        app = build_app(health=self.health, registry=self.registry if self._metrics_on_http() else None,
-                        context=context)
+        context = ApiContext(
+            snapshot=lambda: self.snapshot,
+            submit=self.submit,
+            health=self.health,
+            config=self.config,
+            activity=self.activity,
+            hub=self.hub,
+            webhooks=self.webhooks,
+            query_list=getattr(self.engine, "query_list", None),
+            campaigns=self.campaign_stats,
+            submit_campaign=self.submit_campaign,
+            durable=self.writer.flush if self.writer is not None else None,
+            reload=self.reload_from_file if self.config_path is not None else None,
+        )
+        app = build_app(
+            health=self.health, registry=self.registry if self._metrics_on_http() else None, context=context
+        )
         if self.config.http.enabled:
             server = serve(self.config.http.listen, app)
             self.servers.append(server)
             self.http_address = server.address[:2]
         if self.config.metrics.enabled and not self._metrics_on_http():
-            server = serve(self.config.metrics.listen, build_app(lambda: self.snapshot, health=self.health,
-                                                                 registry=self.registry))
+            server = serve(
+                self.config.metrics.listen, build_app(lambda: self.snapshot, health=self.health, registry=self.registry)
+            )
             self.servers.append(server)
             self.metrics_address = server.address[:2]
         elif self.config.metrics.enabled:
             self.metrics_address = self.http_address
-        log.info("daemon_started", http=self.http_address, metrics=self.metrics_address,
-                 nodes=[link.node for link in self.links], mode=self.health()["mode"])
+        log.info(
+            "daemon_started",
+            http=self.http_address,
+            metrics=self.metrics_address,
+            nodes=[link.node for link in self.links],
+            mode=self.health()["mode"],
+        )
 
     def _metrics_on_http(self) -> bool:
         return self.config.http.enabled and self.config.metrics.listen == self.config.http.listen
@@ -360,8 +392,9 @@ class Daemon:
         self.metrics.set_queues(engine_config.queues)
         self.config = new
         changed = self._sync_lists()
-        log.info("config_reloaded", queues=len(engine_config.queues), agents=len(engine_config.agents),
-                 list_changes=changed)
+        log.info(
+            "config_reloaded", queues=len(engine_config.queues), agents=len(engine_config.agents), list_changes=changed
+        )
 
     def _sync_lists(self) -> int:
         """Bring the engine's number lists in line with the store (``ctilink lists import`` writes
@@ -383,8 +416,11 @@ class Daemon:
         stored = {_list_key(e): e for e in gevent.get_hub().threadpool.apply(read)}
         live = {_list_key(e): e for name in ListName for e in self.engine.query_list(name.value)}
         results = [self.submit(rq.AddListEntry(entry=e)) for k, e in stored.items() if live.get(k) != e]
-        results += [self.submit(rq.RemoveListEntry(str(k[0]), k[1], scope=k[2], kind=str(k[3])))
-                    for k in live if k not in stored]
+        results += [
+            self.submit(rq.RemoveListEntry(str(k[0]), k[1], scope=k[2], kind=str(k[3])))
+            for k in live
+            if k not in stored
+        ]
         for result in results:
             effects = result.get(timeout=30)
             if effects.error is not None:
@@ -410,7 +446,7 @@ def run_until_signal(daemon: Daemon, *, reload: Callable[[], Config] | None = No
         def apply() -> None:
             try:
                 daemon.reload(reload())
-            except Exception as exc:  # noqa: BLE001 - keep running on the old configuration
+            except Exception as exc:
                 log.error("config_reload_refused", error=str(exc)[:2000])
 
         gevent.spawn(apply)

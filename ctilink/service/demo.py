@@ -46,8 +46,9 @@ def demo_config(agents: int = 24, *, http: str = "127.0.0.1:8080", metrics: str 
             skills["sales"] = 2 + i % 7
         if i % 3 == 1:
             skills["billing"] = 4 + i % 5
-        team.append({"id": f"{1001 + i}", "name": f"Agent {1001 + i}", "endpoints": [f"user/{1001 + i}"],
-                     "skills": skills})
+        team.append(
+            {"id": f"{1001 + i}", "name": f"Agent {1001 + i}", "endpoints": [f"user/{1001 + i}"], "skills": skills}
+        )
     outbound = [f"{2001 + i}" for i in range(CAMPAIGN_AGENTS)]
     team += [{"id": a, "name": f"Agent {a}", "endpoints": [f"user/{a}"], "skills": {"outbound": 1}} for a in outbound]
     data = {
@@ -55,23 +56,47 @@ def demo_config(agents: int = 24, *, http: str = "127.0.0.1:8080", metrics: str 
         "metrics": {"listen": metrics},
         "engine": {"disposition_codes": ["resolved", "callback", "escalated"]},
         "queues": [
-            {"name": "support", "required_skills": {"support": 3}, "service_level_s": 20, "wrap_up_s": WRAP_UP_S,
-             "max_wait_s": 600, "overflow": {"kind": "extension", "target": "7999"}},
-            {"name": "sales", "required_skills": {"sales": 2}, "strategy": "highest-skill-level",
-             "service_level_s": 20, "wrap_up_s": WRAP_UP_S,
-             "escalation": [{"after_s": 15, "widen_to_queues": ["support"]}]},
-            {"name": "billing", "required_skills": {"billing": 5}, "strategy": "fewest-calls",
-             "service_level_s": 30, "wrap_up_s": WRAP_UP_S,
-             "escalation": [{"after_s": 10, "relax_skills": {"billing": 1}}]},
+            {
+                "name": "support",
+                "required_skills": {"support": 3},
+                "service_level_s": 20,
+                "wrap_up_s": WRAP_UP_S,
+                "max_wait_s": 600,
+                "overflow": {"kind": "extension", "target": "7999"},
+            },
+            {
+                "name": "sales",
+                "required_skills": {"sales": 2},
+                "strategy": "highest-skill-level",
+                "service_level_s": 20,
+                "wrap_up_s": WRAP_UP_S,
+                "escalation": [{"after_s": 15, "widen_to_queues": ["support"]}],
+            },
+            {
+                "name": "billing",
+                "required_skills": {"billing": 5},
+                "strategy": "fewest-calls",
+                "service_level_s": 30,
+                "wrap_up_s": WRAP_UP_S,
+                "escalation": [{"after_s": 10, "relax_skills": {"billing": 1}}],
+            },
             {"name": "outbound", "required_skills": {"outbound": 1}, "service_level_s": 20, "wrap_up_s": WRAP_UP_S},
         ],
         "agents": team,
-        "campaigns": [{
-            "name": CAMPAIGN, "mode": "predictive", "queue": "outbound", "agents": outbound, "region": "US",
-            "caller_id_number": "12025550100", "amd": True, "max_lines": 4 * CAMPAIGN_AGENTS,
-            # the simulated clock starts at the epoch (a Thursday night in the US): dial around the clock
-            "windows": [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59:59"}],
-        }],
+        "campaigns": [
+            {
+                "name": CAMPAIGN,
+                "mode": "predictive",
+                "queue": "outbound",
+                "agents": outbound,
+                "region": "US",
+                "caller_id_number": "12025550100",
+                "amd": True,
+                "max_lines": 4 * CAMPAIGN_AGENTS,
+                # the simulated clock starts at the epoch (a Thursday night in the US): dial around the clock
+                "windows": [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59:59"}],
+            }
+        ],
     }
     return parse_config(data, "<demo>")
 
@@ -79,13 +104,20 @@ def demo_config(agents: int = 24, *, http: str = "127.0.0.1:8080", metrics: str 
 def build_demo(config: Config, *, seed: int = 1, load: float = 0.7) -> SimulatedSwitch:
     """The engine and the simulated switch, populated with agents and caller streams."""
     engine = Engine(config.engine_config(), rng=random.Random(seed))
-    outbound = OutboundAnswer(p_answer=0.55, p_busy=0.15, p_failed=0.05, p_machine=0.2,
-                              behaviour=CallerBehaviour(patience=Exponential(30.0), talk=LogNormal(TALK_MEAN_S, 0.6)))
-    sim = SimulatedSwitch(engine, seed=seed, node="sim-1", keep_notifications=False, keep_commands=False,
-                          outbound=outbound)
+    outbound = OutboundAnswer(
+        p_answer=0.55,
+        p_busy=0.15,
+        p_failed=0.05,
+        p_machine=0.2,
+        behaviour=CallerBehaviour(patience=Exponential(30.0), talk=LogNormal(TALK_MEAN_S, 0.6)),
+    )
+    sim = SimulatedSwitch(
+        engine, seed=seed, node="sim-1", keep_notifications=False, keep_commands=False, outbound=outbound
+    )
     diligent = AgentBehaviour(ring_delay=Uniform(1.0, 4.0), p_end_wrap_up_early=0.3)
-    human = AgentBehaviour(ring_delay=Uniform(2.0, 9.0), p_no_answer=0.05, breaks_per_hour=0.5,
-                           break_time=Uniform(300.0, 600.0))
+    human = AgentBehaviour(
+        ring_delay=Uniform(2.0, 9.0), p_no_answer=0.05, breaks_per_hour=0.5, break_time=Uniform(300.0, 600.0)
+    )
     outbound_team = {a for c in config.campaigns for a in c.agents}
     ids = [a.id for a in config.agents if a.id not in outbound_team]
     sim.add_agents(ids[::2], diligent)
@@ -101,8 +133,15 @@ def build_demo(config: Config, *, seed: int = 1, load: float = 0.7) -> Simulated
 
 def demo_contacts(campaign: str = CAMPAIGN, count: int = CAMPAIGN_CONTACTS) -> list[CampaignContact]:
     """Generated contacts with valid US numbers (555-01xx style fictional blocks are not valid)."""
-    return [CampaignContact(campaign=campaign, contact_id=f"d{i:05d}", number=f"+1212{2000000 + i * 7:07d}",
-                            data={"name": f"Prospect {i}"}) for i in range(count)]
+    return [
+        CampaignContact(
+            campaign=campaign,
+            contact_id=f"d{i:05d}",
+            number=f"+1212{2000000 + i * 7:07d}",
+            data={"name": f"Prospect {i}"},
+        )
+        for i in range(count)
+    ]
 
 
 def _fmt_ratio(value: float | None) -> str:
@@ -132,8 +171,10 @@ def progress_line(sim: SimulatedSwitch, daemon: Daemon | None = None) -> str:
 
 def _campaign_part(s: object) -> str:
     c: Any = s
-    return (f" | {c.campaign}: dials={c.dials} ({c.dials_in_flight} in flight)"
-            f" connected={c.connected} abandon={_fmt_ratio(c.abandon_rate)}")
+    return (
+        f" | {c.campaign}: dials={c.dials} ({c.dials_in_flight} in flight)"
+        f" connected={c.connected} abandon={_fmt_ratio(c.abandon_rate)}"
+    )
 
 
 def run_demo(
@@ -180,8 +221,15 @@ def run_demo(
     summary = sim.stats.summary()
     summary["wall_s"] = round(time.monotonic() - started, 1)
     summary["virtual_s"] = round(sim.now, 1)
-    summary["campaigns"] = [{"campaign": c.campaign, "connected": c.connected, "abandoned": c.abandoned,
-                             "abandon_rate": round(c.abandon_rate, 4)} for c in daemon.campaign_stats(sim.now)]
+    summary["campaigns"] = [
+        {
+            "campaign": c.campaign,
+            "connected": c.connected,
+            "abandoned": c.abandoned,
+            "abandon_rate": round(c.abandon_rate, 4),
+        }
+        for c in daemon.campaign_stats(sim.now)
+    ]
     tmp.cleanup()
     return summary
 
@@ -190,4 +238,3 @@ def _addr(address: tuple[str, int] | None) -> str:
     if address is None:
         return "(disabled)"
     return f"{address[0]}:{address[1]}"
-

@@ -67,8 +67,9 @@ def build_app(
     if context is None:
         assert snapshot is not None
         context = ApiContext(snapshot=snapshot, submit=_no_submit, health=health)
-    app = build_falcon(context, TokenAuth(context.config.api.tokens), routes(),
-                       max_body=context.config.api.max_body_bytes)
+    app = build_falcon(
+        context, TokenAuth(context.config.api.tokens), routes(), max_body=context.config.api.max_body_bytes
+    )
     app.add_route("/healthz", _Health(health))
     app.add_route("/v1/openapi.json", _OpenApi())
     if registry is None:

@@ -30,7 +30,7 @@ __all__ = ["RollingWindow"]
 class RollingWindow:
     """Per-field sums over the last ``window_s`` seconds."""
 
-    __slots__ = ("fields", "window_s", "slots", "step_s", "_tags", "_rows")
+    __slots__ = ("_rows", "_tags", "fields", "slots", "step_s", "window_s")
 
     def __init__(self, fields: int, window_s: float, slots: int = 60) -> None:
         if fields < 1:
@@ -89,7 +89,7 @@ class RollingWindow:
         current = int(now // self.step_s)
         oldest = current - self.slots
         out = [0.0] * self.fields
-        for tag, row in zip(self._tags, self._rows):
+        for tag, row in zip(self._tags, self._rows, strict=False):
             if oldest < tag <= current:
                 for i, value in enumerate(row):
                     out[i] += value

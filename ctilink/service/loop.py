@@ -121,7 +121,7 @@ class EngineLoop:
     def _handle(self, item: object, result: gevent.event.AsyncResult | None, now: float) -> None:
         try:
             effects = self._timed(type(item).__name__, self.engine.handle, item, now)
-        except Exception as exc:  # noqa: BLE001 - one bad input must not stop every call
+        except Exception as exc:
             log.exception("engine_input_failed", input=type(item).__name__)
             if result is not None:
                 result.set_exception(exc)

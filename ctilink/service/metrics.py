@@ -35,6 +35,7 @@ nothing about sockets, the store or HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -64,16 +65,16 @@ from ctilink.core.snapshot import EngineSnapshot
 from ctilink.service.kpi_window import RollingWindow
 
 __all__ = [
-    "DialerMetrics",
     "DECISION_BUCKETS",
     "HANDLE_BUCKETS",
     "HOLD_BUCKETS",
     "NO_QUEUE",
     "OTHER",
-    "KpiMetrics",
     "QUEUE_WAIT_BUCKETS",
     "STORE_WRITE_BUCKETS",
     "WRAP_UP_BUCKETS",
+    "DialerMetrics",
+    "KpiMetrics",
 ]
 
 #: Label value for "no queue" (a call whose ``ctilink_queue`` named no configured queue).
@@ -124,7 +125,7 @@ class _Track:
 class _CappedLabel:
     """Maps free-form names to label values: plain names, at most ``cap`` distinct, else ``_other``."""
 
-    __slots__ = ("cap", "allowed", "seen")
+    __slots__ = ("allowed", "cap", "seen")
 
     def __init__(self, cap: int = _CAPPED_LABEL_VALUES, allowed: Collection[str] | None = None) -> None:
         self.cap = cap
@@ -189,8 +190,9 @@ class KpiMetrics:
         self._tracks: dict[str, _Track] = {}
         self._codes = _CappedLabel(allowed=disposition_codes) if disposition_codes is not None else _CappedLabel()
         # "no-answer" is the engine's own automatic pause reason, configured or not.
-        self._reasons = (_CappedLabel(allowed={*not_ready_reasons, "no-answer"}) if not_ready_reasons is not None
-                         else _CappedLabel())
+        self._reasons = (
+            _CappedLabel(allowed={*not_ready_reasons, "no-answer"}) if not_ready_reasons is not None else _CappedLabel()
+        )
         self._known_reasons = tuple(not_ready_reasons or ())
         self._types = _CappedLabel()
         self._inputs = _CappedLabel()
@@ -265,102 +267,168 @@ class KpiMetrics:
 
         # -- per queue: volumes and outcomes (suffix _total is added by prometheus_client)
         self._arrived = counter("ctilink_calls_arrived", "Calls that reached ctilink, by the queue they asked for.", q)
-        self._offered = counter("ctilink_calls_offered", "Queue stays: calls that entered the queue (counted once per stay).", q)
+        self._offered = counter(
+            "ctilink_calls_offered", "Queue stays: calls that entered the queue (counted once per stay).", q
+        )
         self._answered = counter("ctilink_calls_answered", "Queue stays answered by an agent.", q)
         self._answered_sl = counter(
-            "ctilink_calls_answered_within_sl", "Answered with a wait within the queue's service-level threshold.", q)
+            "ctilink_calls_answered_within_sl", "Answered with a wait within the queue's service-level threshold.", q
+        )
         self._answered_now = counter(
             "ctilink_calls_answered_immediately",
-            "Answered by an agent offered the call the moment it started waiting (no time queued for an agent).", q)
+            "Answered by an agent offered the call the moment it started waiting (no time queued for an agent).",
+            q,
+        )
         self._abandoned = counter(
-            "ctilink_calls_abandoned", "Callers who hung up while waiting, after the short-abandon threshold.", q)
+            "ctilink_calls_abandoned", "Callers who hung up while waiting, after the short-abandon threshold.", q
+        )
         self._abandoned_short = counter(
-            "ctilink_calls_abandoned_short", "Callers who hung up while waiting, before the short-abandon threshold.", q)
+            "ctilink_calls_abandoned_short", "Callers who hung up while waiting, before the short-abandon threshold.", q
+        )
         self._overflowed = counter(
-            "ctilink_calls_overflowed", "Queue stays ended by overflow (max wait, emptied, queue removed), by reason.",
-            ["queue", "reason"])
+            "ctilink_calls_overflowed",
+            "Queue stays ended by overflow (max wait, emptied, queue removed), by reason.",
+            ["queue", "reason"],
+        )
         self._blocked = counter(
             "ctilink_calls_blocked",
             "Calls refused before they could wait in the queue (full, empty, unknown queue, screened), by reason.",
-            ["queue", "reason"])
-        self._transferred = counter("ctilink_calls_transferred", "Blind transfers, by kind (queue, agent, number).",
-                                    ["queue", "kind"])
-        self._escalated = counter("ctilink_calls_escalated", "Escalation steps reached by waiting calls.", ["queue", "step"])
-        self._ended = counter("ctilink_calls_ended", "Calls ended, by final disposition (each call once).",
-                              ["queue", "disposition"])
+            ["queue", "reason"],
+        )
+        self._transferred = counter(
+            "ctilink_calls_transferred", "Blind transfers, by kind (queue, agent, number).", ["queue", "kind"]
+        )
+        self._escalated = counter(
+            "ctilink_calls_escalated", "Escalation steps reached by waiting calls.", ["queue", "step"]
+        )
+        self._ended = counter(
+            "ctilink_calls_ended", "Calls ended, by final disposition (each call once).", ["queue", "disposition"]
+        )
         self._offers = counter("ctilink_offers", "Offers of calls to agents, by outcome.", ["queue", "result"])
         self._codes_total = counter(
-            "ctilink_calls_wrap_up_code", "Answered calls by wrap-up disposition code (_none: no code set).",
-            ["queue", "code"])
+            "ctilink_calls_wrap_up_code",
+            "Answered calls by wrap-up disposition code (_none: no code set).",
+            ["queue", "code"],
+        )
         # -- per queue: time distributions
-        self._wait_h = hist("ctilink_answer_wait_seconds", "Speed of answer: the caller's wait until an agent answered.",
-                            q, QUEUE_WAIT_BUCKETS)
-        self._abandon_h = hist("ctilink_abandon_wait_seconds",
-                               "How long callers waited before hanging up (short abandons included).",
-                               q, QUEUE_WAIT_BUCKETS)
-        self._talk_h = hist("ctilink_talk_seconds", "Talk time per answered agent leg, hold excluded.", q, HANDLE_BUCKETS)
-        self._hold_h = hist("ctilink_hold_seconds", "Hold time per answered agent leg (0 when never held).", q, HOLD_BUCKETS)
-        self._wrap_h = hist("ctilink_wrap_up_seconds", "Wrap-up (after-call work) time per answered agent leg.",
-                            q, WRAP_UP_BUCKETS)
-        self._handle_h = hist("ctilink_handle_seconds", "Handle time per answered agent leg: talk + hold + wrap-up.",
-                              q, HANDLE_BUCKETS)
+        self._wait_h = hist(
+            "ctilink_answer_wait_seconds",
+            "Speed of answer: the caller's wait until an agent answered.",
+            q,
+            QUEUE_WAIT_BUCKETS,
+        )
+        self._abandon_h = hist(
+            "ctilink_abandon_wait_seconds",
+            "How long callers waited before hanging up (short abandons included).",
+            q,
+            QUEUE_WAIT_BUCKETS,
+        )
+        self._talk_h = hist(
+            "ctilink_talk_seconds", "Talk time per answered agent leg, hold excluded.", q, HANDLE_BUCKETS
+        )
+        self._hold_h = hist(
+            "ctilink_hold_seconds", "Hold time per answered agent leg (0 when never held).", q, HOLD_BUCKETS
+        )
+        self._wrap_h = hist(
+            "ctilink_wrap_up_seconds", "Wrap-up (after-call work) time per answered agent leg.", q, WRAP_UP_BUCKETS
+        )
+        self._handle_h = hist(
+            "ctilink_handle_seconds", "Handle time per answered agent leg: talk + hold + wrap-up.", q, HANDLE_BUCKETS
+        )
         # -- per queue: now (snapshot)
         self._waiting = gauge("ctilink_queue_calls_waiting", "Calls waiting for an agent now (not yet ringing one).", q)
         self._offering = gauge("ctilink_queue_calls_offering", "Waiting calls ringing an agent now.", q)
-        self._oldest = gauge("ctilink_queue_oldest_wait_seconds",
-                             "The longest current wait among the queue's waiting and ringing calls (the caller's wait).", q)
+        self._oldest = gauge(
+            "ctilink_queue_oldest_wait_seconds",
+            "The longest current wait among the queue's waiting and ringing calls (the caller's wait).",
+            q,
+        )
         self._q_logged_in = gauge("ctilink_queue_agents_logged_in", "Agents logged in and eligible for the queue.", q)
-        self._q_available = gauge("ctilink_queue_agents_available", "Agents eligible for the queue and free to take a call now.", q)
+        self._q_available = gauge(
+            "ctilink_queue_agents_available", "Agents eligible for the queue and free to take a call now.", q
+        )
         # -- per queue: rolling window (refresh)
-        self._sl_ratio = gauge("ctilink_service_level_ratio",
-                               "Answered within threshold / (answered + abandoned after the short-abandon threshold), "
-                               "over the KPI window. NaN: no such calls.", q)
-        self._abandon_ratio = gauge("ctilink_abandon_rate_ratio",
-                                    "Abandoned (not short) / queue stays ended (short abandons excluded), over the KPI window.", q)
+        self._sl_ratio = gauge(
+            "ctilink_service_level_ratio",
+            "Answered within threshold / (answered + abandoned after the short-abandon threshold), "
+            "over the KPI window. NaN: no such calls.",
+            q,
+        )
+        self._abandon_ratio = gauge(
+            "ctilink_abandon_rate_ratio",
+            "Abandoned (not short) / queue stays ended (short abandons excluded), over the KPI window.",
+            q,
+        )
         self._asa = gauge("ctilink_asa_seconds", "Average speed of answer over the KPI window.", q)
         self._aht = gauge("ctilink_aht_seconds", "Average handle time (talk + hold + wrap-up) over the KPI window.", q)
         self._sl_threshold = gauge("ctilink_service_level_threshold_seconds", "The queue's service-level threshold.", q)
         # -- agents
         self._agents = gauge("ctilink_agents", "Agents in each state now.", ["state"])
         self._agents_nr = gauge("ctilink_agents_not_ready", "Not-ready agents now, by reason.", ["reason"])
-        self._state_seconds = counter("ctilink_agents_state_seconds",
-                                      "Agent-seconds spent in each state (counted when the state ends).", ["state"])
+        self._state_seconds = counter(
+            "ctilink_agents_state_seconds",
+            "Agent-seconds spent in each state (counted when the state ends).",
+            ["state"],
+        )
         self._not_ready_total = counter("ctilink_agents_paused", "Changes into not-ready, by reason.", ["reason"])
         self._occupancy_ratio = gauge(
             "ctilink_occupancy_ratio",
-            "(on-call + wrap-up) / (on-call + wrap-up + available + reserved) agent-seconds over the KPI window.", [])
-        self._window = gauge("ctilink_kpi_window_seconds", "Width of the rolling window behind the *_ratio/asa/aht gauges.", [])
+            "(on-call + wrap-up) / (on-call + wrap-up + available + reserved) agent-seconds over the KPI window.",
+            [],
+        )
+        self._window = gauge(
+            "ctilink_kpi_window_seconds", "Width of the rolling window behind the *_ratio/asa/aht gauges.", []
+        )
         self._window.set(self.window_s)
-        self._short_abandon = gauge("ctilink_short_abandon_threshold_seconds",
-                                    "Abandons quicker than this are short abandons.", [])
+        self._short_abandon = gauge(
+            "ctilink_short_abandon_threshold_seconds", "Abandons quicker than this are short abandons.", []
+        )
         self._short_abandon.set(self.short_abandon_s)
         # -- engine, lists, store
         self._notes = counter("ctilink_engine_notifications", "Engine notifications, by type.", ["type"])
-        self._rejected = counter("ctilink_engine_inputs_rejected", "Inputs the engine refused, by error type.", ["error"])
-        self._decision = hist("ctilink_engine_decision_seconds", "Time the engine took to handle one input, by input type.",
-                              ["input"], DECISION_BUCKETS)
-        self._store_write = hist("ctilink_store_write_seconds", "Time to commit one batch of store writes.",
-                                 [], STORE_WRITE_BUCKETS)
+        self._rejected = counter(
+            "ctilink_engine_inputs_rejected", "Inputs the engine refused, by error type.", ["error"]
+        )
+        self._decision = hist(
+            "ctilink_engine_decision_seconds",
+            "Time the engine took to handle one input, by input type.",
+            ["input"],
+            DECISION_BUCKETS,
+        )
+        self._store_write = hist(
+            "ctilink_store_write_seconds", "Time to commit one batch of store writes.", [], STORE_WRITE_BUCKETS
+        )
         self._store_failures = counter("ctilink_store_write_failures", "Store batches whose commit failed.", [])
-        self._list_decisions = counter("ctilink_list_decisions", "Inbound calls matched by a number list, by list and action.",
-                                       ["list", "action"])
-        self._list_changes = counter("ctilink_list_changes", "Number-list entries changed, by list and operation.",
-                                     ["list", "op"])
-        self._sticky = counter("ctilink_sticky_routing", "Sticky-agent routing outcomes (hit, wait, fallback, expired).",
-                               ["queue", "outcome"])
+        self._list_decisions = counter(
+            "ctilink_list_decisions", "Inbound calls matched by a number list, by list and action.", ["list", "action"]
+        )
+        self._list_changes = counter(
+            "ctilink_list_changes", "Number-list entries changed, by list and operation.", ["list", "op"]
+        )
+        self._sticky = counter(
+            "ctilink_sticky_routing",
+            "Sticky-agent routing outcomes (hit, wait, fallback, expired).",
+            ["queue", "outcome"],
+        )
         self._sticky_remembered = counter("ctilink_sticky_remembered", "Customer -> agent pairs remembered.", [])
         # -- per agent (opt-in: one series per agent)
         if self.per_agent:
             a = ["agent"]
             self._a_offers = counter("ctilink_agent_offers", "Offers to the agent, by outcome.", ["agent", "result"])
-            self._a_handle = counter("ctilink_agent_handle_seconds",
-                                     "The agent's handle time, by part (talk, hold, wrap-up).", ["agent", "part"])
+            self._a_handle = counter(
+                "ctilink_agent_handle_seconds",
+                "The agent's handle time, by part (talk, hold, wrap-up).",
+                ["agent", "part"],
+            )
             self._a_answered = counter("ctilink_agent_calls_answered", "Calls the agent answered.", a)
-            self._a_state_seconds = counter("ctilink_agent_state_seconds",
-                                            "Seconds the agent spent in each state.", ["agent", "state"])
-            self._a_state = gauge("ctilink_agent_time_in_state_seconds",
-                                  "Time the agent has been in its current state (one series per agent: its state).",
-                                  ["agent", "state"])
+            self._a_state_seconds = counter(
+                "ctilink_agent_state_seconds", "Seconds the agent spent in each state.", ["agent", "state"]
+            )
+            self._a_state = gauge(
+                "ctilink_agent_time_in_state_seconds",
+                "Time the agent has been in its current state (one series per agent: its state).",
+                ["agent", "state"],
+            )
 
     # ------------------------------------------------------------------ labels
 
@@ -607,7 +675,9 @@ class KpiMetrics:
         list_name = _label_of(n, "list", "list_name")
         if list_name is None and entry is not None:
             list_name = _label_of(entry, "list", "list_name")
-        self._list_changes.labels(self._list_names(list_name), self._list_ops(_label_of(n, "op", "kind", "change"))).inc()
+        self._list_changes.labels(
+            self._list_names(list_name), self._list_ops(_label_of(n, "op", "kind", "change"))
+        ).inc()
 
     def _on_sticky(self, n: object, now: float) -> None:
         queue = getattr(n, "queue", None)
@@ -648,10 +718,8 @@ class KpiMetrics:
         if self.per_agent:
             for agent_id, key in self._agent_state_children.items():
                 if live_agents.get(agent_id) != key:
-                    try:
+                    with contextlib.suppress(KeyError):
                         self._a_state.remove(*key)
-                    except KeyError:
-                        pass
             self._agent_state_children = live_agents
 
         # From the calls, not QueueView.waiting: ringing calls count too, and the wait shown is the
@@ -713,28 +781,53 @@ class DialerMetrics:
         self._outcomes = _CappedLabel(allowed={o.value for o in AttemptOutcome})
         self._reasons = _CappedLabel(allowed={"dnc", "blacklist", "window", "max-attempts"})
         r = registry
-        self._dials = Counter("ctilink_dialer_dials_total", "Campaign dial attempts ended, by outcome "
-                              "(refusals are not dials: see ctilink_dialer_refusals_total)",
-                              ["campaign", "outcome"], registry=r)
-        self._refusals = Counter("ctilink_dialer_refusals_total", "Contacts not dialed: DNC, blacklist, window, "
-                                 "attempts", ["campaign", "reason"], registry=r)
-        self._abandon = Gauge("ctilink_dialer_abandon_ratio", "Abandoned / live answers over the last hour",
-                              ["campaign"], registry=r)
-        self._abandon_life = Gauge("ctilink_dialer_abandon_lifetime_ratio",
-                                   "Abandoned / live answers since the campaign was loaded", ["campaign"], registry=r)
-        self._lines = Gauge("ctilink_dialer_lines_in_flight", "Customer legs the dialer holds (ringing, answered, "
-                            "waiting for an agent, announcing)", ["campaign"], registry=r)
-        self._level = Gauge("ctilink_dialer_dial_level_ratio", "Lines in flight per agent working the campaign "
-                            "(what the pacer runs at)", ["campaign"], registry=r)
-        self._pending = Gauge("ctilink_dialer_contacts_pending", "Contacts waiting to be dialed (pending or "
-                              "callback)", ["campaign"], registry=r)
-        self._running = Gauge("ctilink_dialer_campaign_running", "1 while the campaign is running", ["campaign"],
-                              registry=r)
+        self._dials = Counter(
+            "ctilink_dialer_dials_total",
+            "Campaign dial attempts ended, by outcome (refusals are not dials: see ctilink_dialer_refusals_total)",
+            ["campaign", "outcome"],
+            registry=r,
+        )
+        self._refusals = Counter(
+            "ctilink_dialer_refusals_total",
+            "Contacts not dialed: DNC, blacklist, window, attempts",
+            ["campaign", "reason"],
+            registry=r,
+        )
+        self._abandon = Gauge(
+            "ctilink_dialer_abandon_ratio", "Abandoned / live answers over the last hour", ["campaign"], registry=r
+        )
+        self._abandon_life = Gauge(
+            "ctilink_dialer_abandon_lifetime_ratio",
+            "Abandoned / live answers since the campaign was loaded",
+            ["campaign"],
+            registry=r,
+        )
+        self._lines = Gauge(
+            "ctilink_dialer_lines_in_flight",
+            "Customer legs the dialer holds (ringing, answered, waiting for an agent, announcing)",
+            ["campaign"],
+            registry=r,
+        )
+        self._level = Gauge(
+            "ctilink_dialer_dial_level_ratio",
+            "Lines in flight per agent working the campaign (what the pacer runs at)",
+            ["campaign"],
+            registry=r,
+        )
+        self._pending = Gauge(
+            "ctilink_dialer_contacts_pending",
+            "Contacts waiting to be dialed (pending or callback)",
+            ["campaign"],
+            registry=r,
+        )
+        self._running = Gauge(
+            "ctilink_dialer_campaign_running", "1 while the campaign is running", ["campaign"], registry=r
+        )
 
     def observe(self, note: object, now: float) -> None:
         kind = type(note).__name__
         if kind == "AttemptRecorded":
-            attempt: Any = getattr(note, "attempt")
+            attempt: Any = note.attempt
             if attempt.ended_at is None or attempt.outcome in (None, "refused"):
                 return
             self._dials.labels(self._campaigns(attempt.campaign), self._outcomes(attempt.outcome)).inc()

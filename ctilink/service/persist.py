@@ -107,7 +107,7 @@ class Persister:
     def observe(self, note: object, now: float) -> None:
         try:
             self._observe(note, now)
-        except Exception as exc:  # noqa: BLE001 - a bad row must not stop the engine
+        except Exception as exc:
             self.failures += 1
             log.error("persist_failed", notification=type(note).__name__, error=str(exc)[:300])
 
@@ -126,16 +126,18 @@ class Persister:
         kind = type(note).__name__
         if kind == "StickyRemembered":
             n: Any = note
-            self.writer.submit("sticky_put", n.number, n.queue, n.agent_id, n.at,
-                               max(0.0, n.expires_at - n.at), on_done=self._done)
+            self.writer.submit(
+                "sticky_put", n.number, n.queue, n.agent_id, n.at, max(0.0, n.expires_at - n.at), on_done=self._done
+            )
         elif kind == "ListChanged":
             n = note
             if n.op == "add":
                 self.writer.submit("put_list_entries", [n.entry], on_done=self._done)
             else:
                 e = n.entry
-                self.writer.submit("delete_list_entry", e.list_name, e.number, scope=e.scope, kind=e.kind,
-                                   on_done=self._done)
+                self.writer.submit(
+                    "delete_list_entry", e.list_name, e.number, scope=e.scope, kind=e.kind, on_done=self._done
+                )
 
     def _done(self, ok: bool, value: Any) -> None:
         if not ok:
@@ -143,8 +145,9 @@ class Persister:
             log.error("store_write_failed", error=str(value)[:300])
 
 
-def submit_dialer_note(writer: StoreWriter, note: ContactUpdated | AttemptRecorded,
-                       on_done: Callable[[bool, Any], None] | None = None) -> AsyncResult:
+def submit_dialer_note(
+    writer: StoreWriter, note: ContactUpdated | AttemptRecorded, on_done: Callable[[bool, Any], None] | None = None
+) -> AsyncResult:
     if isinstance(note, ContactUpdated):
         return writer.submit("put_contacts", [note.contact], on_done=on_done)
     return writer.submit("put_attempt", note.attempt, on_done=on_done)
@@ -182,8 +185,13 @@ class PersistFirst:
     the synthetic failed job of an Originate whose state could not be saved (post it to the loop).
     """
 
-    def __init__(self, runtime: _Runtime, writer: StoreWriter, send: Callable[[Sequence[Command]], None],
-                 refuse: Callable[[JobCompleted], None]) -> None:
+    def __init__(
+        self,
+        runtime: _Runtime,
+        writer: StoreWriter,
+        send: Callable[[Sequence[Command]], None],
+        refuse: Callable[[JobCompleted], None],
+    ) -> None:
         self.runtime = runtime
         self.writer = writer
         self._send = send
@@ -208,8 +216,11 @@ class PersistFirst:
         return self.runtime.snapshot(now)
 
     def _persist(self, effects: Effects) -> Effects:
-        results = [submit_dialer_note(self.writer, n) for n in effects.notifications
-                   if isinstance(n, ContactUpdated | AttemptRecorded)]
+        results = [
+            submit_dialer_note(self.writer, n)
+            for n in effects.notifications
+            if isinstance(n, ContactUpdated | AttemptRecorded)
+        ]
         if results:
             # the writer commits in submission order: the last write settling means all have
             results[-1].rawlink(lambda _r: self._release())
@@ -243,8 +254,11 @@ class PersistFirst:
                     if isinstance(command, Originate):
                         self.held_back += 1
                         log.error("dial_held_back", reason="store write failed", job_uuid=command.job_uuid)
-                        self._refuse(JobCompleted(job_uuid=command.job_uuid, command="originate",
-                                                  body="-ERR STORE_WRITE_FAILED\n"))
+                        self._refuse(
+                            JobCompleted(
+                                job_uuid=command.job_uuid, command="originate", body="-ERR STORE_WRITE_FAILED\n"
+                            )
+                        )
                     else:
                         kept.append(command)
                 commands = kept

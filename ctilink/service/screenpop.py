@@ -193,9 +193,17 @@ class ScreenPopper:
     ) -> None:
         """An outbound preview pop: the contact is presented to ``agent_id`` before dialling."""
         call_id = call_id or self._new_id()
-        ctx = _CallContext(call_id=call_id, uuid="", queue=None, caller_number=number, priority=0, arrived_at=now,
-                           caller_name=_clean(name), dialed_number=_clean(number),
-                           ivr={k: _clean(v) or "" for k, v in (fields or {}).items()})
+        ctx = _CallContext(
+            call_id=call_id,
+            uuid="",
+            queue=None,
+            caller_number=number,
+            priority=0,
+            arrived_at=now,
+            caller_name=_clean(name),
+            dialed_number=_clean(number),
+            ivr={k: _clean(v) or "" for k, v in (fields or {}).items()},
+        )
         self._pop(ctx, "preview", agent_id, "", 0.0, now, direction="outbound", campaign=campaign)
 
     # -- building -----------------------------------------------------------------------------
@@ -212,7 +220,7 @@ class ScreenPopper:
             return None
         try:
             return normalize_number(raw, self._region)
-        except Exception:  # noqa: BLE001 - a caller id that is no number pops without one
+        except Exception:
             return None
 
     def _pop(
@@ -289,7 +297,7 @@ class ScreenPopper:
         self.pops += 1
         try:
             self._emit(pop)
-        except Exception:  # noqa: BLE001 - a broken consumer must not stop the next pop
+        except Exception:
             log.exception("screen_pop_emit_failed", call_id=pop.call_id)
 
 

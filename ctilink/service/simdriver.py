@@ -89,7 +89,7 @@ class SimDriver:
             before = len(sim.rejected_requests)
             try:
                 sim.request(item)
-            except Exception as exc:  # noqa: BLE001 - a bad request must not stop the demo
+            except Exception as exc:
                 if result is not None:
                     result.set_exception(exc)
                 continue

@@ -33,8 +33,9 @@ from ctilink.core import notifications as nt
 from ctilink.service.api.serialize import envelope, note_call_id, note_type
 
 #: Notification types an agent's stream carries about the agent itself.
-AGENT_TYPES = frozenset({"AgentStateChanged", "AgentPresenceChanged", "CallOffered", "OfferResult", "CallAnswered",
-                         "ScreenPop"})
+AGENT_TYPES = frozenset(
+    {"AgentStateChanged", "AgentPresenceChanged", "CallOffered", "OfferResult", "CallAnswered", "ScreenPop"}
+)
 #: Notification types an agent's stream carries about calls it was offered.
 CALL_TYPES = frozenset({"CallTransferred", "CallDisconnected", "CallEnded", "OfferResult", "CallAnswered"})
 
@@ -47,7 +48,7 @@ class _Kept:
 
 
 class _Subscriber:
-    __slots__ = ("agent_id", "queue", "overflowed")
+    __slots__ = ("agent_id", "overflowed", "queue")
 
     def __init__(self, agent_id: str, limit: int) -> None:
         self.agent_id = agent_id
@@ -136,7 +137,7 @@ class EventHub:
         try:
             head = b"retry: 2000\n"
             if lost:
-                head += b"event: reset\ndata: {\"reason\":\"events missed are no longer kept; reload state\"}\n\n"
+                head += b'event: reset\ndata: {"reason":"events missed are no longer kept; reload state"}\n\n'
             yield head + b": connected\n\n"
             for seq, frame in backlog:
                 last = seq

@@ -27,7 +27,6 @@ from ctilink.esl.connection import ApiResult, EslConnection, EslError
 log = structlog.get_logger("ctilink.switchlink")
 
 
-
 class NodeLink:
     """Pumps one node's events into the engine and sends the engine's commands to it."""
 
@@ -72,19 +71,25 @@ class NodeLink:
                 log.error("command_unsafe", node=self.node, command=type(command).__name__, field=exc.field)
             except EslError as exc:
                 self.failed += 1
-                log.warning("command_failed", node=self.node, command=type(command).__name__,
-                            error=type(exc).__name__)
-
+                log.warning("command_failed", node=self.node, command=type(command).__name__, error=type(exc).__name__)
 
     def _settled(self, command: Command) -> Callable[[gevent.event.AsyncResult], None]:
         def check(result: gevent.event.AsyncResult) -> None:
             if not result.successful():
                 self.failed += 1
-                log.warning("command_failed", node=self.node, command=type(command).__name__,
-                            error=type(result.exception).__name__)
+                log.warning(
+                    "command_failed",
+                    node=self.node,
+                    command=type(command).__name__,
+                    error=type(result.exception).__name__,
+                )
             elif isinstance(result.value, ApiResult) and not result.value.ok:
-                log.warning("command_refused", node=self.node, command=type(command).__name__,
-                            reply=result.value.body.strip()[:200])
+                log.warning(
+                    "command_refused",
+                    node=self.node,
+                    command=type(command).__name__,
+                    reply=result.value.body.strip()[:200],
+                )
 
         return check
 

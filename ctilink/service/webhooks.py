@@ -26,6 +26,7 @@ events mean, only their type name (for the endpoint's filter).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -68,7 +69,9 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     return "v1=" + mac.hexdigest()
 
 
-def verify(secret: bytes, timestamp: str, body: bytes, signature: str, *, now: float, tolerance_s: float = 300.0) -> bool:
+def verify(
+    secret: bytes, timestamp: str, body: bytes, signature: str, *, now: float, tolerance_s: float = 300.0
+) -> bool:
     """Receiver-side check: right signature, and a timestamp within ``tolerance_s`` of ``now``."""
     try:
         sent = int(timestamp)
@@ -165,8 +168,12 @@ class WebhookService:
     def _write(self, item: OutboxItem, ep: _Endpoint) -> None:
         def committed(ok: bool, value: Any) -> None:
             if not ok:
-                log.error("webhook_outbox_write_failed", endpoint=ep.config.name, event_id=item.event_id,
-                          error=str(value)[:300])
+                log.error(
+                    "webhook_outbox_write_failed",
+                    endpoint=ep.config.name,
+                    event_id=item.event_id,
+                    error=str(value)[:300],
+                )
                 return
             ep.queue.append(item)
             ep.wake.set()
@@ -211,7 +218,9 @@ class WebhookService:
         ep = self._endpoints.get(endpoint)
         if ep is None or self._store is None:
             return False
-        items = [i for i in self._store.outbox_dead_letters(1_000_000) if i.event_id == event_id and i.endpoint == endpoint]
+        items = [
+            i for i in self._store.outbox_dead_letters(1_000_000) if i.event_id == event_id and i.endpoint == endpoint
+        ]
         if not items:
             return False
         now = self._clock()
@@ -248,7 +257,9 @@ class WebhookService:
                 self.failed_attempts += 1
                 attempts = item.attempts + 1
                 dead = attempts >= ep.config.max_attempts
-                next_at = self._clock() + backoff_s(attempts, ep.config.backoff_base_s, ep.config.backoff_cap_s, self._rng)
+                next_at = self._clock() + backoff_s(
+                    attempts, ep.config.backoff_base_s, ep.config.backoff_cap_s, self._rng
+                )
                 self._record("outbox_mark_failed", item.event_id, item.endpoint, next_at, error=error, dead=dead)
                 if dead:
                     ep.queue.popleft()
@@ -259,7 +270,7 @@ class WebhookService:
             if self._on_attempt is not None:
                 try:
                     self._on_attempt(item.endpoint, item.event_id, ok, error)
-                except Exception:  # noqa: BLE001 - an observer must not stop delivery
+                except Exception:
                     log.exception("webhook_observer_failed")
 
     def _record(self, op: str, *args: Any, **kwargs: Any) -> None:
@@ -271,10 +282,8 @@ class WebhookService:
     def _deliver(self, ep: _Endpoint, item: OutboxItem) -> tuple[bool, str | None]:
         timestamp = str(int(self._clock()))
         kind = "event"
-        try:
+        with contextlib.suppress(orjson.JSONDecodeError):
             kind = str(orjson.loads(item.payload).get("type", "event"))
-        except orjson.JSONDecodeError:
-            pass
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "ctilink-webhooks/1",
@@ -285,9 +294,16 @@ class WebhookService:
         }
         try:
             with gevent.Timeout(ep.config.timeout_s + 1.0, TimeoutError):
-                resp = self._send("POST", ep.config.url, headers=headers, body=item.payload, timeout=ep.config.timeout_s,
-                                  max_body=ep.config.max_response_bytes, allow=ep.allow)
-        except Exception as exc:  # noqa: BLE001 - any failure to deliver is retried
+                resp = self._send(
+                    "POST",
+                    ep.config.url,
+                    headers=headers,
+                    body=item.payload,
+                    timeout=ep.config.timeout_s,
+                    max_body=ep.config.max_response_bytes,
+                    allow=ep.allow,
+                )
+        except Exception as exc:
             return False, f"{type(exc).__name__}: {exc}"[:500]
         if 200 <= resp.status < 300:
             return True, None

@@ -32,8 +32,9 @@ from __future__ import annotations
 import random
 import uuid as uuidlib
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ctilink.esl.commands import (
     Answer,
@@ -102,10 +103,29 @@ class SimChannel:
     """One leg, as the switch sees it. Mutable; owned by :class:`SwitchFabric`."""
 
     __slots__ = (
-        "uuid", "direction", "channel_name", "caller_number", "caller_name", "callee_number",
-        "callee_name", "destination_number", "variables", "ctl", "answer_state", "channel_state",
-        "created_at", "answered_at", "parked", "bridged_to", "bridge_a", "held", "playing",
-        "recording", "job_uuid", "timer", "last_other",
+        "answer_state",
+        "answered_at",
+        "bridge_a",
+        "bridged_to",
+        "callee_name",
+        "callee_number",
+        "caller_name",
+        "caller_number",
+        "channel_name",
+        "channel_state",
+        "created_at",
+        "ctl",
+        "destination_number",
+        "direction",
+        "held",
+        "job_uuid",
+        "last_other",
+        "parked",
+        "playing",
+        "recording",
+        "timer",
+        "uuid",
+        "variables",
     )
 
     def __init__(self, uuid: str, direction: str, channel_name: str, now: float) -> None:
@@ -263,9 +283,18 @@ class SwitchFabric:
         ch = self.channels.get(uuid)
         if ch is None or not ch.answered:
             return
-        self.outbox.append(MachineDetected(node=self.node, core_uuid=self.core_uuid, timestamp=self.scheduler.now,
-                                           sequence=self._seq(), uuid=uuid, result=result, source="amd",
-                                           variables=dict(ch.ctl)))
+        self.outbox.append(
+            MachineDetected(
+                node=self.node,
+                core_uuid=self.core_uuid,
+                timestamp=self.scheduler.now,
+                sequence=self._seq(),
+                uuid=uuid,
+                result=result,
+                source="amd",
+                variables=dict(ch.ctl),
+            )
+        )
 
     def _refuse(self, command: Command, reason: str) -> None:
         self.errors.append(CommandError(self.scheduler.now, command, reason))
@@ -336,9 +365,15 @@ class SwitchFabric:
         """A phone registers (sofia::register)."""
         self.outbox.append(
             EndpointRegistered(
-                node=self.node, core_uuid=self.core_uuid, timestamp=self.now, sequence=self._seq(),
-                user=user, realm=realm, profile="internal",
-                contact=contact or f"sip:{user}@127.0.0.1:5072", expires=expires,
+                node=self.node,
+                core_uuid=self.core_uuid,
+                timestamp=self.now,
+                sequence=self._seq(),
+                user=user,
+                realm=realm,
+                profile="internal",
+                contact=contact or f"sip:{user}@127.0.0.1:5072",
+                expires=expires,
                 user_agent="ctilink-sim/1.0",
             )
         )
@@ -347,9 +382,15 @@ class SwitchFabric:
         """A phone unregisters (sofia::unregister, Expires: 0)."""
         self.outbox.append(
             EndpointUnregistered(
-                node=self.node, core_uuid=self.core_uuid, timestamp=self.now, sequence=self._seq(),
-                user=user, realm=realm, profile="internal",
-                contact=contact or f"sip:{user}@127.0.0.1:5072", expires=0,
+                node=self.node,
+                core_uuid=self.core_uuid,
+                timestamp=self.now,
+                sequence=self._seq(),
+                user=user,
+                realm=realm,
+                profile="internal",
+                contact=contact or f"sip:{user}@127.0.0.1:5072",
+                expires=0,
             )
         )
 
@@ -519,8 +560,14 @@ class SwitchFabric:
             leg.last_other = other.uuid
             if leg.playing is not None:
                 path, leg.playing = leg.playing, None
-                self._emit(ExecuteComplete, leg, other_uuid=other.uuid, application="playback",
-                           application_data=path, response="FILE PLAYED")
+                self._emit(
+                    ExecuteComplete,
+                    leg,
+                    other_uuid=other.uuid,
+                    application="playback",
+                    application_data=path,
+                    response="FILE PLAYED",
+                )
             if leg.parked:
                 leg.parked = False
                 self._emit(ChannelUnparked, leg, other_uuid=other.uuid)

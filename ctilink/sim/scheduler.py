@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from heapq import heappop, heappush
-from typing import Any, Callable
+from typing import Any
 
 
 class Timer:
     """A handle on one scheduled action; :meth:`cancel` makes it a no-op."""
 
-    __slots__ = ("time", "seq", "fn", "args", "cancelled")
+    __slots__ = ("args", "cancelled", "fn", "seq", "time")
 
     def __init__(self, time: float, seq: int, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
         self.time = time

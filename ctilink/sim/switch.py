@@ -97,9 +97,7 @@ class SimulatedSwitch:
         self.seed = seed
         self.scheduler = Scheduler(start)
         self._rngs: dict[str, random.Random] = {}
-        self.fabric = SwitchFabric(
-            self.scheduler, self._decide, node=node, rng=self.rng("uuids"), timing=timing
-        )
+        self.fabric = SwitchFabric(self.scheduler, self._decide, node=node, rng=self.rng("uuids"), timing=timing)
         self.parties = Parties(self.scheduler, self.fabric, self.rng("parties"))
         self.agents = AgentPeople(
             self.scheduler, self.request, self.rng("agents"), default=default_agent, phone_hold=self._phone_hold
@@ -231,8 +229,9 @@ class SimulatedSwitch:
             raise ValueError("inbound_call: give exactly one of queue or destination")
         dest = destination if destination is not None else self.queue_destination(queue or "")
         uuid = self.fabric.new_uuid()
-        self.scheduler.at(self.now if at is None else at, self._new_caller, dest, behaviour, caller_number,
-                          caller_name, uuid)
+        self.scheduler.at(
+            self.now if at is None else at, self._new_caller, dest, behaviour, caller_number, caller_name, uuid
+        )
         return uuid
 
     def _new_caller(

@@ -103,7 +103,9 @@ class SchemaTooNewError(RuntimeError):
     def __init__(self, found: int, known: int) -> None:
         self.found = found
         self.known = known
-        super().__init__(f"database schema version {found} is newer than this ctilink supports ({known}); upgrade ctilink")
+        super().__init__(
+            f"database schema version {found} is newer than this ctilink supports ({known}); upgrade ctilink"
+        )
 
 
 def current_version(conn: sqlite3.Connection) -> int:

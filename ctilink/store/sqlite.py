@@ -188,11 +188,25 @@ class SqliteStore(Store):
             if not isinstance(e, Entry):
                 raise TypeError(f"expected Entry, got {type(e).__name__}")
             rows.append(
-                (e.list_name.value, e.scope, e.kind.value, e.number, e.expires_at, e.reason, e.added_by,
-                 e.added_at, e.priority, e.target, e.action.value if e.action else None, e.cause)
+                (
+                    e.list_name.value,
+                    e.scope,
+                    e.kind.value,
+                    e.number,
+                    e.expires_at,
+                    e.reason,
+                    e.added_by,
+                    e.added_at,
+                    e.priority,
+                    e.target,
+                    e.action.value if e.action else None,
+                    e.cause,
+                )
             )
         with self._tx() as conn:
-            conn.executemany(f"INSERT OR REPLACE INTO list_entries ({_ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany(
+                f"INSERT OR REPLACE INTO list_entries ({_ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows
+            )
         return len(rows)
 
     def delete_list_entry(
@@ -213,16 +227,27 @@ class SqliteStore(Store):
             rows = conn.execute(sql, args).fetchall()
         return [
             Entry(
-                list_name=ListName(r[0]), scope=r[1], kind=EntryKind(r[2]), number=r[3], expires_at=r[4], reason=r[5],
-                added_by=r[6], added_at=r[7], priority=r[8], target=r[9],
-                action=BlockAction(r[10]) if r[10] else None, cause=r[11],
+                list_name=ListName(r[0]),
+                scope=r[1],
+                kind=EntryKind(r[2]),
+                number=r[3],
+                expires_at=r[4],
+                reason=r[5],
+                added_by=r[6],
+                added_at=r[7],
+                priority=r[8],
+                target=r[9],
+                action=BlockAction(r[10]) if r[10] else None,
+                cause=r[11],
             )
             for r in rows
         ]
 
     def purge_expired_list_entries(self, now: float) -> int:
         with self._tx() as conn:
-            return conn.execute("DELETE FROM list_entries WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)).rowcount
+            return conn.execute(
+                "DELETE FROM list_entries WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+            ).rowcount
 
     # -- sticky agent memory -------------------------------------------------------------------
     def sticky_get(self, number: str, queue: str | None, now: float) -> str | None:
@@ -250,7 +275,12 @@ class SqliteStore(Store):
 
     def sticky_delete(self, number: str, queue: str | None) -> bool:
         with self._tx() as conn:
-            return conn.execute("DELETE FROM sticky WHERE number = ? AND queue = ?", (number, _sticky_queue(queue))).rowcount > 0
+            return (
+                conn.execute(
+                    "DELETE FROM sticky WHERE number = ? AND queue = ?", (number, _sticky_queue(queue))
+                ).rowcount
+                > 0
+            )
 
     def sticky_load(self, now: float) -> list[StickyRecord]:
         with self._read() as conn:
@@ -283,7 +313,9 @@ class SqliteStore(Store):
 
     def get_agent(self, agent_id: str) -> AgentProfile | None:
         with self._read() as conn:
-            row = conn.execute("SELECT agent_id, profile, updated_at FROM agents WHERE agent_id = ?", (agent_id,)).fetchone()
+            row = conn.execute(
+                "SELECT agent_id, profile, updated_at FROM agents WHERE agent_id = ?", (agent_id,)
+            ).fetchone()
             return self._agent_from_row(conn, row) if row else None
 
     def list_agents(self) -> list[AgentProfile]:
@@ -324,13 +356,23 @@ class SqliteStore(Store):
 
     def delete_config(self, kind: ConfigKind, name: str) -> bool:
         with self._tx() as conn:
-            return conn.execute(
-                "DELETE FROM config_overrides WHERE kind = ? AND name = ?", (_check_kind(kind), name)
-            ).rowcount > 0
+            return (
+                conn.execute(
+                    "DELETE FROM config_overrides WHERE kind = ? AND name = ?", (_check_kind(kind), name)
+                ).rowcount
+                > 0
+            )
 
     # -- call records --------------------------------------------------------------------------
     def put_call_record(self, record: CallRecord) -> None:
-        row = (record.call_id, record.queue, record.started_at, record.disposition, record.customer_number, _dumps(record.data))
+        row = (
+            record.call_id,
+            record.queue,
+            record.started_at,
+            record.disposition,
+            record.customer_number,
+            _dumps(record.data),
+        )
         with self._tx() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO call_records (call_id, queue, started_at, disposition, customer_number, record)"
@@ -340,7 +382,9 @@ class SqliteStore(Store):
 
     @staticmethod
     def _call_from_row(r: tuple[Any, ...]) -> CallRecord:
-        return CallRecord(call_id=r[0], queue=r[1], started_at=r[2], disposition=r[3], customer_number=r[4], data=orjson.loads(r[5]))
+        return CallRecord(
+            call_id=r[0], queue=r[1], started_at=r[2], disposition=r[3], customer_number=r[4], data=orjson.loads(r[5])
+        )
 
     def get_call_record(self, call_id: str) -> CallRecord | None:
         with self._read() as conn:
@@ -425,7 +469,16 @@ class SqliteStore(Store):
             conn.execute(
                 "INSERT OR REPLACE INTO campaign_attempts"
                 " (attempt_id, campaign, contact_id, call_id, started_at, ended_at, outcome, data) VALUES (?,?,?,?,?,?,?,?)",
-                (a.attempt_id, a.campaign, a.contact_id, a.call_id, a.started_at, a.ended_at, a.outcome, _dumps(a.data)),
+                (
+                    a.attempt_id,
+                    a.campaign,
+                    a.contact_id,
+                    a.call_id,
+                    a.started_at,
+                    a.ended_at,
+                    a.outcome,
+                    _dumps(a.data),
+                ),
             )
 
     def attempts_for(self, campaign: str, contact_id: str) -> list[CampaignAttempt]:
@@ -448,8 +501,16 @@ class SqliteStore(Store):
         with self._tx() as conn:
             cur = conn.execute(
                 f"INSERT OR IGNORE INTO webhook_outbox ({self._OUTBOX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-                (item.event_id, item.endpoint, item.payload, item.created_at, item.next_attempt_at, item.attempts,
-                 item.last_error, int(item.dead)),
+                (
+                    item.event_id,
+                    item.endpoint,
+                    item.payload,
+                    item.created_at,
+                    item.next_attempt_at,
+                    item.attempts,
+                    item.last_error,
+                    int(item.dead),
+                ),
             )
         return cur.rowcount > 0
 
@@ -464,9 +525,12 @@ class SqliteStore(Store):
 
     def outbox_mark_delivered(self, event_id: str, endpoint: str) -> bool:
         with self._tx() as conn:
-            return conn.execute(
-                "DELETE FROM webhook_outbox WHERE event_id = ? AND endpoint = ?", (event_id, endpoint)
-            ).rowcount > 0
+            return (
+                conn.execute(
+                    "DELETE FROM webhook_outbox WHERE event_id = ? AND endpoint = ?", (event_id, endpoint)
+                ).rowcount
+                > 0
+            )
 
     def outbox_mark_failed(
         self, event_id: str, endpoint: str, next_at: float, *, error: str | None = None, dead: bool = False
@@ -474,11 +538,14 @@ class SqliteStore(Store):
         if error is not None:
             error = error[:1000]
         with self._tx() as conn:
-            return conn.execute(
-                "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, dead = ?"
-                " WHERE event_id = ? AND endpoint = ? AND dead = 0",
-                (check_time("next_at", next_at), error, int(dead), event_id, endpoint),
-            ).rowcount > 0
+            return (
+                conn.execute(
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, dead = ?"
+                    " WHERE event_id = ? AND endpoint = ? AND dead = 0",
+                    (check_time("next_at", next_at), error, int(dead), event_id, endpoint),
+                ).rowcount
+                > 0
+            )
 
     def outbox_dead_letters(self, limit: int = 100) -> list[OutboxItem]:
         with self._read() as conn:
@@ -490,7 +557,10 @@ class SqliteStore(Store):
 
     def outbox_retry_dead(self, event_id: str, endpoint: str, now: float) -> bool:
         with self._tx() as conn:
-            return conn.execute(
-                "UPDATE webhook_outbox SET dead = 0, next_attempt_at = ? WHERE event_id = ? AND endpoint = ? AND dead = 1",
-                (check_time("now", now), event_id, endpoint),
-            ).rowcount > 0
+            return (
+                conn.execute(
+                    "UPDATE webhook_outbox SET dead = 0, next_attempt_at = ? WHERE event_id = ? AND endpoint = ? AND dead = 1",
+                    (check_time("now", now), event_id, endpoint),
+                ).rowcount
+                > 0
+            )

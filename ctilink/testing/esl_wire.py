@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import socket
 
-_URL_UNSAFE = set("\r\n \"#%&+:;<=>?@[\\]^`{|}")
+_URL_UNSAFE = set('\r\n "#%&+:;<=>?@[\\]^`{|}')
 
 
 def url_encode(value: str) -> str:

@@ -1,7 +1,7 @@
 """A protocol-faithful fake FreeSWITCH Event Socket for tests: real sockets, real wire format.
 
 Rules:
-- Speaks inbound ESL exactly as FreeSWITCH 1.10.12 does in ``/work/shared/fixtures/esl``:
+- Speaks inbound ESL exactly as FreeSWITCH 1.10.12 does in the project's recordings:
   ``auth/request`` on connect; ``auth <pw>`` -> ``+OK accepted`` or ``-ERR invalid`` and close;
   ``event plain|json <names>|ALL`` -> ``+OK event listener enabled <fmt>``; ``filter``,
   ``noevents``; ``api`` -> ``api/response`` with a byte Content-Length; ``bgapi`` ->
@@ -21,7 +21,7 @@ API::
     srv.start(); srv.host, srv.port; srv.stop()
     srv.commands                       # every command text received, in order ("api status", ...)
     srv.emit(headers, body=None)       # push one event (common headers filled in) to subscribers
-    srv.replay("inbound_queue_answered")   # fixture's event frames, in order, to subscribers
+    srv.replay(json_esl_bytes)         # a recorded listener's event frames, in order, to subscribers
     srv.disconnect(notice=True); srv.rude_rejection(); srv.go_silent(); srv.resume()
     srv.set_api_handler("sofia status", fn)   # fn(args: str) -> str body; overrides built-ins
     srv.set_endpoint("sofia/external/agent1002@", Endpoint("busy", delay_s=0.5))
@@ -38,6 +38,7 @@ Run standalone for benches: ``python -m ctilink.testing.fake_switch --port 8021`
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
@@ -45,7 +46,6 @@ import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from pathlib import Path
 from typing import Literal
 
 import gevent
@@ -54,11 +54,9 @@ import gevent.lock
 import gevent.server
 import gevent.socket
 
-from ctilink.esl.fixtures import fixtures_dir
 from ctilink.esl.command_parse import CommandParseError, fs_separate, parse_originate_args
 from ctilink.testing import esl_wire
 
-FIXTURES_DIR = fixtures_dir()
 HOSTNAME = "fs-node-1"
 VERSION = "1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit"
 
@@ -98,8 +96,18 @@ class FakeChannel:
     hangup_cause: str | None = None
 
 
-_STATE_NUMBERS = {"CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3, "CS_EXECUTE": 4,
-                  "CS_EXCHANGE_MEDIA": 5, "CS_PARK": 6, "CS_HANGUP": 10, "CS_REPORTING": 11, "CS_DESTROY": 12}
+_STATE_NUMBERS = {
+    "CS_NEW": 0,
+    "CS_INIT": 1,
+    "CS_ROUTING": 2,
+    "CS_SOFT_EXECUTE": 3,
+    "CS_EXECUTE": 4,
+    "CS_EXCHANGE_MEDIA": 5,
+    "CS_PARK": 6,
+    "CS_HANGUP": 10,
+    "CS_REPORTING": 11,
+    "CS_DESTROY": 12,
+}
 _SIP_STATUS = {"USER_BUSY": "486", "NO_ANSWER": "487", "NORMAL_TEMPORARY_FAILURE": "503", "NORMAL_CLEARING": "200"}
 
 
@@ -125,10 +133,8 @@ class _Client:
 
     def close(self) -> None:
         self.closed = True
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
     def wants(self, headers: dict[str, str]) -> bool:
         if self.fmt is None or not self.authed:
@@ -277,10 +283,9 @@ class FakeSwitch:
             if c.wants(headers):
                 c.send(esl_wire.event_frame(c.fmt or "plain", headers, body))
 
-    def replay(self, scenario: str, fixtures_dir: Path = FIXTURES_DIR) -> int:
-        """Send the event frames of ``<scenario>.json.esl``, in order, to subscribers (in their
-        format). Returns how many events were replayed."""
-        data = (fixtures_dir / f"{scenario}.json.esl").read_bytes()
+    def replay(self, data: bytes) -> int:
+        """Send the event frames of a recorded ``event json`` stream (a ``.json.esl``), in order,
+        to subscribers (in their format). Returns how many events were replayed."""
         n = 0
         for outer, body in esl_wire.split_frames(data):
             if outer.get("Content-Type") != "text/event-json":
@@ -294,7 +299,11 @@ class FakeSwitch:
             for c in list(self._clients):
                 if c.wants(flat):
                     if c.fmt == "json":
-                        c.send(esl_wire.frame([("Content-Length", str(len(body))), ("Content-Type", "text/event-json")], body))
+                        c.send(
+                            esl_wire.frame(
+                                [("Content-Length", str(len(body))), ("Content-Type", "text/event-json")], body
+                            )
+                        )
                     else:
                         c.send(esl_wire.event_frame("plain", flat, ev_body))
             n += 1
@@ -305,26 +314,28 @@ class FakeSwitch:
         while True:
             gevent.sleep(self.heartbeat_interval)
             up_ms = int((time.time() - self._started_at) * 1000)
-            self.emit({
-                "Event-Name": "HEARTBEAT",
-                "Event-Calling-File": "switch_core.c",
-                "Event-Calling-Function": "send_heartbeat",
-                "Event-Calling-Line-Number": "95",
-                "Event-Info": "System Ready",
-                "Up-Time": _uptime(up_ms),
-                "FreeSWITCH-Version": VERSION,
-                "Uptime-msec": str(up_ms),
-                "Session-Count": str(len(self.channels)),
-                "Max-Sessions": "1000",
-                "Session-Per-Sec": "30",
-                "Session-Per-Sec-Last": "0",
-                "Session-Per-Sec-Max": "1",
-                "Session-Per-Sec-FiveMin": "1",
-                "Session-Since-Startup": str(self._sessions_since_start),
-                "Session-Peak-Max": str(len(self.channels)),
-                "Session-Peak-FiveMin": str(len(self.channels)),
-                "Idle-CPU": "98.000000",
-            })
+            self.emit(
+                {
+                    "Event-Name": "HEARTBEAT",
+                    "Event-Calling-File": "switch_core.c",
+                    "Event-Calling-Function": "send_heartbeat",
+                    "Event-Calling-Line-Number": "95",
+                    "Event-Info": "System Ready",
+                    "Up-Time": _uptime(up_ms),
+                    "FreeSWITCH-Version": VERSION,
+                    "Uptime-msec": str(up_ms),
+                    "Session-Count": str(len(self.channels)),
+                    "Max-Sessions": "1000",
+                    "Session-Per-Sec": "30",
+                    "Session-Per-Sec-Last": "0",
+                    "Session-Per-Sec-Max": "1",
+                    "Session-Per-Sec-FiveMin": "1",
+                    "Session-Since-Startup": str(self._sessions_since_start),
+                    "Session-Peak-Max": str(len(self.channels)),
+                    "Session-Peak-FiveMin": str(len(self.channels)),
+                    "Idle-CPU": "98.000000",
+                }
+            )
 
     # -- channel events ---------------------------------------------------------------------------
     def _channel_headers(self, ch: FakeChannel) -> dict[str, str]:
@@ -341,11 +352,16 @@ class FakeSwitch:
             "Answer-State": ch.answer_state,
         }
         if ch.answered_us or ch.progress_media_us:
-            h.update({
-                "Channel-Read-Codec-Name": "PCMU", "Channel-Read-Codec-Rate": "8000",
-                "Channel-Read-Codec-Bit-Rate": "64000", "Channel-Write-Codec-Name": "PCMU",
-                "Channel-Write-Codec-Rate": "8000", "Channel-Write-Codec-Bit-Rate": "64000",
-            })
+            h.update(
+                {
+                    "Channel-Read-Codec-Name": "PCMU",
+                    "Channel-Read-Codec-Rate": "8000",
+                    "Channel-Read-Codec-Bit-Rate": "64000",
+                    "Channel-Write-Codec-Name": "PCMU",
+                    "Channel-Write-Codec-Rate": "8000",
+                    "Channel-Write-Codec-Bit-Rate": "64000",
+                }
+            )
         h.update(self._profile("Caller", ch))
         other = self.channels.get(ch.other_uuid or "") or None
         if other is not None:
@@ -397,8 +413,14 @@ class FakeSwitch:
             f"{p}-Privacy-Hide-Number": "false",
         }
 
-    def _channel_event(self, name: str, ch: FakeChannel, pre: dict[str, str] | None = None,
-                       post: dict[str, str] | None = None, calling: tuple[str, str, str] | None = None) -> None:
+    def _channel_event(
+        self,
+        name: str,
+        ch: FakeChannel,
+        pre: dict[str, str] | None = None,
+        post: dict[str, str] | None = None,
+        calling: tuple[str, str, str] | None = None,
+    ) -> None:
         h = self._common(name, calling or ("switch_channel.c", "switch_channel_perform_event", "1"))
         h.update(pre or {})
         h.update(self._channel_headers(ch))
@@ -415,16 +437,31 @@ class FakeSwitch:
         ch.variables.setdefault("session_id", str(next(self._session_count)))
         self.channels[ch.uuid] = ch
         self._sessions_since_start += 1
-        self._channel_event("CHANNEL_CREATE", ch, calling=("switch_core_state_machine.c", "switch_core_session_run", "626"))
+        self._channel_event(
+            "CHANNEL_CREATE", ch, calling=("switch_core_state_machine.c", "switch_core_session_run", "626")
+        )
         return ch
 
-    def inbound_call(self, caller_number: str, caller_name: str, destination: str,
-                     variables: dict[str, str] | None = None, answered: bool = False) -> str:
+    def inbound_call(
+        self,
+        caller_number: str,
+        caller_name: str,
+        destination: str,
+        variables: dict[str, str] | None = None,
+        answered: bool = False,
+    ) -> str:
         """A caller reaches the dialplan, which sets ``variables`` and parks (CHANNEL_PARK)."""
         uid = str(uuidlib.uuid4())
-        ch = self._new_channel(uuid=uid, direction="inbound", name=f"sofia/external/{caller_number}@127.0.0.1:5070",
-                               caller_number=caller_number, caller_name=caller_name, destination=destination,
-                               context="public", variables={})
+        ch = self._new_channel(
+            uuid=uid,
+            direction="inbound",
+            name=f"sofia/external/{caller_number}@127.0.0.1:5070",
+            caller_number=caller_number,
+            caller_name=caller_name,
+            destination=destination,
+            context="public",
+            variables={},
+        )
         ch.state, ch.callstate = "CS_EXECUTE", "RINGING"
         ch.variables.update(variables or {})
         if answered:
@@ -454,7 +491,9 @@ class FakeSwitch:
             return
         ch.answered_us = self._now_us()
         ch.callstate, ch.answer_state = "ACTIVE", "answered"
-        self._channel_event("CHANNEL_ANSWER", ch, calling=("switch_channel.c", "switch_channel_perform_mark_answered", "3994"))
+        self._channel_event(
+            "CHANNEL_ANSWER", ch, calling=("switch_channel.c", "switch_channel_perform_mark_answered", "3994")
+        )
 
     def _hangup(self, ch: FakeChannel, cause: str, sip_status: str | None = None) -> None:
         if ch.uuid not in self.channels:
@@ -465,8 +504,12 @@ class FakeSwitch:
         ch.state, ch.callstate, ch.answer_state = "CS_HANGUP", "HANGUP", "hangup"
         self._channel_event("CHANNEL_HANGUP", ch, pre={"Hangup-Cause": cause})
         if other is not None:
-            self._channel_event("CHANNEL_UNBRIDGE", ch, pre={"Bridge-A-Unique-ID": ch.uuid, "Bridge-B-Unique-ID": other.uuid},
-                                post={"Hangup-Cause": cause})
+            self._channel_event(
+                "CHANNEL_UNBRIDGE",
+                ch,
+                pre={"Bridge-A-Unique-ID": ch.uuid, "Bridge-B-Unique-ID": other.uuid},
+                post={"Hangup-Cause": cause},
+            )
         ch.state = "CS_REPORTING"
         end = ch.hangup_us
         duration = (end - ch.created_us) // 1_000_000
@@ -480,8 +523,13 @@ class FakeSwitch:
             "variable_duration": str(duration),
             "variable_billsec": str(billsec),
         }
-        self._channel_event("CHANNEL_HANGUP_COMPLETE", ch, pre={"Hangup-Cause": cause}, post=post,
-                            calling=("switch_core_state_machine.c", "switch_core_session_reporting_state", "943"))
+        self._channel_event(
+            "CHANNEL_HANGUP_COMPLETE",
+            ch,
+            pre={"Hangup-Cause": cause},
+            post=post,
+            calling=("switch_core_state_machine.c", "switch_core_session_reporting_state", "943"),
+        )
         del self.channels[ch.uuid]
         if other is not None:
             other.other_uuid = None
@@ -510,14 +558,23 @@ class FakeSwitch:
         dial = req.dial_string
         user = dial.rsplit("/", 1)[-1].split("@", 1)[0]
         behaviour = self._endpoint_for(dial)
-        ch = self._new_channel(uuid=uid, direction="outbound", name=dial, caller_number=v.get("origination_caller_id_number", "0000000000"),
-                               caller_name=v.get("origination_caller_id_name", "FreeSWITCH"), destination=user,
-                               context="default", variables=v)
+        ch = self._new_channel(
+            uuid=uid,
+            direction="outbound",
+            name=dial,
+            caller_number=v.get("origination_caller_id_number", "0000000000"),
+            caller_name=v.get("origination_caller_id_name", "FreeSWITCH"),
+            destination=user,
+            context="default",
+            variables=v,
+        )
         if behaviour.kind == "fail":
             self._hangup(ch, "NORMAL_TEMPORARY_FAILURE")
             return "-ERR NORMAL_TEMPORARY_FAILURE\n"
         ch.progress_us = self._now_us()
-        self._channel_event("CHANNEL_PROGRESS", ch, calling=("switch_channel.c", "switch_channel_perform_mark_ring_ready_value", "1418"))
+        self._channel_event(
+            "CHANNEL_PROGRESS", ch, calling=("switch_channel.c", "switch_channel_perform_mark_ring_ready_value", "1418")
+        )
         if behaviour.kind == "no_answer":
             gevent.sleep((behaviour.delay_s or timeout) * self.time_scale)
             self._hangup(ch, "NO_ANSWER", "487")
@@ -538,21 +595,24 @@ class FakeSwitch:
     def _bgapi(self, client: _Client, text: str, job_uuid: str) -> None:
         cmd, _, args = text.partition(" ")
         body = self._run_api(text, background=True)
-        self.emit({
-            "Event-Name": "BACKGROUND_JOB",
-            "Event-Calling-File": "mod_event_socket.c",
-            "Event-Calling-Function": "api_exec",
-            "Event-Calling-Line-Number": "1572",
-            "Job-UUID": job_uuid,
-            "Job-Command": cmd,
-            "Job-Command-Arg": args,
-        }, body)
+        self.emit(
+            {
+                "Event-Name": "BACKGROUND_JOB",
+                "Event-Calling-File": "mod_event_socket.c",
+                "Event-Calling-Function": "api_exec",
+                "Event-Calling-Line-Number": "1572",
+                "Job-UUID": job_uuid,
+                "Job-Command": cmd,
+                "Job-Command-Arg": args,
+            },
+            body,
+        )
 
     # -- api ----------------------------------------------------------------------------------------
     def _run_api(self, text: str, background: bool = False) -> str:
         for prefix, fn in sorted(self._api_handlers.items(), key=lambda kv: -len(kv[0])):
             if text.startswith(prefix):
-                return fn(text[len(prefix):].strip(" "))
+                return fn(text[len(prefix) :].strip(" "))
         cmd, _, args = text.strip(" ").partition(" ")
         args = args.strip(" ")
         if cmd == "originate":
@@ -571,7 +631,9 @@ class FakeSwitch:
             argv = fs_separate(args, " ", 3)
         if cmd == "uuid_setvar_multi":
             argv = args.split(" ", 1)
-        uid = argv[1] if cmd == "uuid_hold" and argv and argv[0] == "off" and len(argv) > 1 else (argv[0] if argv else "")
+        uid = (
+            argv[1] if cmd == "uuid_hold" and argv and argv[0] == "off" and len(argv) > 1 else (argv[0] if argv else "")
+        )
         ch = self.channels.get(uid)
         if ch is None:
             return "-ERR No such channel!\n"
@@ -597,6 +659,7 @@ class FakeSwitch:
         other = self.channels.get(argv[1]) if len(argv) > 1 else None
         if other is None:
             return "-ERR Invalid uuid\n"
+
         def run() -> None:
             self._unpark(ch)
             self._unpark(other)
@@ -605,8 +668,13 @@ class FakeSwitch:
             ch.application, ch.application_data = "uuid_bridge", other.uuid
             other.application, other.application_data = "uuid_bridge", ch.uuid
             ch.variables["bridge_uuid"], other.variables["bridge_uuid"] = other.uuid, ch.uuid
-            self._channel_event("CHANNEL_BRIDGE", ch, pre={"Bridge-A-Unique-ID": ch.uuid, "Bridge-B-Unique-ID": other.uuid},
-                                calling=("switch_ivr_bridge.c", "audio_bridge_on_exchange_media", "0"))
+            self._channel_event(
+                "CHANNEL_BRIDGE",
+                ch,
+                pre={"Bridge-A-Unique-ID": ch.uuid, "Bridge-B-Unique-ID": other.uuid},
+                calling=("switch_ivr_bridge.c", "audio_bridge_on_exchange_media", "0"),
+            )
+
         gevent.spawn(run)
         return f"+OK {other.uuid}\n"
 
@@ -636,16 +704,20 @@ class FakeSwitch:
             rest = rest[1:]
         if not rest:
             return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+
         def run() -> None:
             other = self.channels.get(ch.other_uuid or "")
             if other is not None:
-                self._channel_event("CHANNEL_UNBRIDGE", ch, pre={"Bridge-A-Unique-ID": ch.uuid, "Bridge-B-Unique-ID": other.uuid})
+                self._channel_event(
+                    "CHANNEL_UNBRIDGE", ch, pre={"Bridge-A-Unique-ID": ch.uuid, "Bridge-B-Unique-ID": other.uuid}
+                )
                 ch.other_uuid = other.other_uuid = None
                 self._hangup(other, "NORMAL_CLEARING")
             ch.destination = rest[0]
             if len(rest) > 2:
                 ch.context = rest[2]
             self._park(ch)
+
         gevent.spawn(run)
         return "+OK\n"
 
@@ -670,8 +742,12 @@ class FakeSwitch:
         digits = argv[1] if len(argv) > 1 else ""
         for d in digits:
             if d not in "wW":
-                self._channel_event("DTMF", ch, post={"DTMF-Digit": d, "DTMF-Duration": "2000", "DTMF-Source": "APP"},
-                                    calling=("switch_channel.c", "switch_channel_dequeue_dtmf", "677"))
+                self._channel_event(
+                    "DTMF",
+                    ch,
+                    post={"DTMF-Digit": d, "DTMF-Duration": "2000", "DTMF-Source": "APP"},
+                    calling=("switch_channel.c", "switch_channel_dequeue_dtmf", "677"),
+                )
         return f"+OK {ch.uuid} received DTMF {digits}.\n"
 
     def _api_uuid_send_dtmf(self, ch: FakeChannel, argv: list[str]) -> str:
@@ -705,24 +781,48 @@ class FakeSwitch:
         rows = []
         for ch in self.channels.values():
             created = ch.created_us // 1_000_000
-            rows.append({
-                "uuid": ch.uuid, "direction": ch.direction,
-                "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created)),
-                "created_epoch": str(created), "name": ch.name, "state": ch.state,
-                "cid_name": ch.caller_name, "cid_num": ch.caller_number,
-                "ip_addr": "127.0.0.1" if ch.direction == "inbound" else "", "dest": ch.destination,
-                "application": ch.application, "application_data": ch.application_data,
-                "dialplan": "XML" if ch.direction == "inbound" else "", "context": ch.context,
-                "read_codec": "PCMU", "read_rate": "8000", "read_bit_rate": "64000",
-                "write_codec": "PCMU", "write_rate": "8000", "write_bit_rate": "64000",
-                "secure": "", "hostname": HOSTNAME, "presence_id": "", "presence_data": "", "accountcode": "",
-                "callstate": ch.callstate, "callee_name": "", "callee_num": "", "callee_direction": "",
-                "call_uuid": ch.uuid, "sent_callee_name": "", "sent_callee_num": "",
-                "initial_cid_name": ch.caller_name, "initial_cid_num": ch.caller_number,
-                "initial_ip_addr": "127.0.0.1" if ch.direction == "inbound" else "",
-                "initial_dest": ch.destination, "initial_dialplan": "XML" if ch.direction == "inbound" else "",
-                "initial_context": ch.context,
-            })
+            rows.append(
+                {
+                    "uuid": ch.uuid,
+                    "direction": ch.direction,
+                    "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created)),
+                    "created_epoch": str(created),
+                    "name": ch.name,
+                    "state": ch.state,
+                    "cid_name": ch.caller_name,
+                    "cid_num": ch.caller_number,
+                    "ip_addr": "127.0.0.1" if ch.direction == "inbound" else "",
+                    "dest": ch.destination,
+                    "application": ch.application,
+                    "application_data": ch.application_data,
+                    "dialplan": "XML" if ch.direction == "inbound" else "",
+                    "context": ch.context,
+                    "read_codec": "PCMU",
+                    "read_rate": "8000",
+                    "read_bit_rate": "64000",
+                    "write_codec": "PCMU",
+                    "write_rate": "8000",
+                    "write_bit_rate": "64000",
+                    "secure": "",
+                    "hostname": HOSTNAME,
+                    "presence_id": "",
+                    "presence_data": "",
+                    "accountcode": "",
+                    "callstate": ch.callstate,
+                    "callee_name": "",
+                    "callee_num": "",
+                    "callee_direction": "",
+                    "call_uuid": ch.uuid,
+                    "sent_callee_name": "",
+                    "sent_callee_num": "",
+                    "initial_cid_name": ch.caller_name,
+                    "initial_cid_num": ch.caller_number,
+                    "initial_ip_addr": "127.0.0.1" if ch.direction == "inbound" else "",
+                    "initial_dest": ch.destination,
+                    "initial_dialplan": "XML" if ch.direction == "inbound" else "",
+                    "initial_context": ch.context,
+                }
+            )
         return json.dumps({"row_count": len(rows), "rows": rows}, ensure_ascii=False, separators=(",", ":"))
 
     # -- connection handling ----------------------------------------------------------------------------
@@ -736,7 +836,7 @@ class FakeSwitch:
         sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
         c = _Client(sock)
         if self._reject:
-            body = "Access Denied, go away.\n".encode()
+            body = b"Access Denied, go away.\n"
             c.send(esl_wire.frame([("Content-Type", "text/rude-rejection"), ("Content-Length", str(len(body)))], body))
             c.close()
             return
@@ -829,8 +929,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--heartbeat", type=float, default=20.0)
     parser.add_argument("--time-scale", type=float, default=1.0)
     ns = parser.parse_args(argv)
-    srv = FakeSwitch(password=ns.password, host=ns.host, port=ns.port, heartbeat_interval=ns.heartbeat or None,
-                     time_scale=ns.time_scale)
+    srv = FakeSwitch(
+        password=ns.password,
+        host=ns.host,
+        port=ns.port,
+        heartbeat_interval=ns.heartbeat or None,
+        time_scale=ns.time_scale,
+    )
     srv.start()
     print(f"fake switch listening on {srv.host}:{srv.port}", flush=True)
     gevent.wait()

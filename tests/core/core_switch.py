@@ -75,8 +75,14 @@ class Switch:
         return total
 
     # -- events ---------------------------------------------------------------
-    def park(self, uuid: str, queue: str | None = "support", caller: str = "15551230001", at: float | None = None,
-             **variables: str) -> Effects:
+    def park(
+        self,
+        uuid: str,
+        queue: str | None = "support",
+        caller: str = "15551230001",
+        at: float | None = None,
+        **variables: str,
+    ) -> Effects:
         if queue is not None:
             variables["ctilink_queue"] = queue
         return self.send(
@@ -103,8 +109,9 @@ class Switch:
     def answer(self, leg: str, at: float | None = None) -> Effects:
         return self.send(ChannelAnswered(uuid=leg, variables=self.agent_vars(leg)), at=at)
 
-    def hangup(self, uuid: str, cause: str = "NORMAL_CLEARING", sip_code: int | None = None,
-               at: float | None = None) -> Effects:
+    def hangup(
+        self, uuid: str, cause: str = "NORMAL_CLEARING", sip_code: int | None = None, at: float | None = None
+    ) -> Effects:
         return self.send(
             ChannelHungUp(uuid=uuid, cause=cause, sip_code=sip_code, variables=self.agent_vars(uuid)), at=at
         )
@@ -175,5 +182,3 @@ def make_switch(
         **config,  # type: ignore[arg-type]
     )
     return Switch(cfg, **engine_kwargs)
-
-

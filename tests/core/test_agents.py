@@ -165,8 +165,10 @@ def test_hold_is_a_flag_with_time_counted(switch: Switch) -> None:
 
 
 def test_config_changes_never_change_agent_state() -> None:
-    sw = make_switch(agents=[agent("a", {"en": 5}), agent("b", {"en": 5})],
-                     queues=[QueueConfig(name="support", required_skills={"en": 3})])
+    sw = make_switch(
+        agents=[agent("a", {"en": 5}), agent("b", {"en": 5})],
+        queues=[QueueConfig(name="support", required_skills={"en": 3})],
+    )
     sw.login("a", "b")
     sw.request(rq.AgentNotReady("b", "break"))
     sw.park("c1")
@@ -252,7 +254,11 @@ def test_direct_call_on_agent_phone_makes_agent_busy(switch: Switch) -> None:
     switch.send(ChannelHungUp(uuid="private"), at=9.0)
     ended, offered = switch.of(nt.AgentStateChanged)[-2:]
     assert (ended.old, ended.new, ended.reason, ended.duration_s) == (
-        AgentState.ON_CALL, AgentState.AVAILABLE, "direct-call-ended", 8.0)
+        AgentState.ON_CALL,
+        AgentState.AVAILABLE,
+        "direct-call-ended",
+        8.0,
+    )
     assert offered.new is AgentState.RESERVED and switch.leg_of("1001")
 
 

@@ -20,8 +20,9 @@ from ctilink.events import ExecuteComplete
 
 
 def test_relax_skill_level_after_wait() -> None:
-    queue = QueueConfig(name="support", required_skills={"en": 8},
-                        escalation=[EscalationStep(after_s=30, relax_skills={"en": 5})])
+    queue = QueueConfig(
+        name="support", required_skills={"en": 8}, escalation=[EscalationStep(after_s=30, relax_skills={"en": 5})]
+    )
     sw = make_switch(agents=[agent("expert", {"en": 9}), agent("junior", {"en": 5})], queues=[queue])
     sw.login("expert", "junior")
     sw.request(rq.AgentNotReady("expert", "break"))
@@ -44,8 +45,9 @@ def test_also_qualify_and_widen_to_queue() -> None:
         ],
     )
     sales = QueueConfig(name="sales", required_skills={"sales": 1})
-    sw = make_switch(agents=[agent("en", {"en": 5}), agent("fr", {"fr": 4}), agent("seller", {"sales": 2})],
-                     queues=[support, sales])
+    sw = make_switch(
+        agents=[agent("en", {"en": 5}), agent("fr", {"fr": 4}), agent("seller", {"sales": 2})], queues=[support, sales]
+    )
     sw.login("en", "fr", "seller")
     sw.request(rq.AgentNotReady("en", "break"))
     sw.request(rq.AgentNotReady("fr", "break"))
@@ -70,8 +72,10 @@ def test_step_with_nobody_logged_in_is_skipped_at_once() -> None:
             EscalationStep(after_s=120, relax_skills={"en": 2}),
         ],
     )
-    sw = make_switch(agents=[agent("j", {"en": 3}), agent("e", {"x": 1})],
-                     queues=[queue, QueueConfig(name="empty", required_skills={"x": 1})])
+    sw = make_switch(
+        agents=[agent("j", {"en": 3}), agent("e", {"x": 1})],
+        queues=[queue, QueueConfig(name="empty", required_skills={"x": 1})],
+    )
     sw.login("j")
     sw.request(rq.AgentNotReady("j", "break"))
     sw.park("c1")
@@ -82,8 +86,9 @@ def test_step_with_nobody_logged_in_is_skipped_at_once() -> None:
 
 
 def test_overflow_after_max_wait_to_another_queue_keeps_queued_time() -> None:
-    first = QueueConfig(name="support", required_skills={"en": 1}, max_wait_s=60,
-                        overflow=OverflowAction(kind="queue", target="backup"))
+    first = QueueConfig(
+        name="support", required_skills={"en": 1}, max_wait_s=60, overflow=OverflowAction(kind="queue", target="backup")
+    )
     backup = QueueConfig(name="backup", hold_music="local_stream://other")
     sw2 = make_switch(agents=[agent("b", {})], queues=[first, backup])
     sw2.park("old", queue="support")
@@ -91,7 +96,8 @@ def test_overflow_after_max_wait_to_another_queue_keeps_queued_time() -> None:
     effects = sw2.advance(60.0)
     over = sw2.of(nt.CallOverflowed)
     assert [(o.from_queue, o.kind, o.target, o.reason, o.at) for o in over] == [
-        ("support", "queue", "backup", "max-wait", 60.0)]
+        ("support", "queue", "backup", "max-wait", 60.0)
+    ]
     assert cmd.Playback("old", "local_stream://other") in effects.commands
     order = [w.call_id for w in sw2.engine.snapshot().queue("backup").waiting]
     assert order == [sw2.call_id("old"), sw2.call_id("late")]  # it keeps its original queued time
@@ -104,8 +110,9 @@ def test_overflow_after_max_wait_to_another_queue_keeps_queued_time() -> None:
 
 
 def test_overflow_when_full_to_voicemail_extension() -> None:
-    queue = QueueConfig(name="support", max_length=1,
-                        overflow=OverflowAction(kind="extension", target="vm-support", context="public"))
+    queue = QueueConfig(
+        name="support", max_length=1, overflow=OverflowAction(kind="extension", target="vm-support", context="public")
+    )
     sw = make_switch(queues=[queue])
     sw.park("c1")
     effects = sw.park("c2", caller="2")
@@ -117,8 +124,11 @@ def test_overflow_when_full_to_voicemail_extension() -> None:
 
 
 def test_overflow_hangup_after_announcement() -> None:
-    queue = QueueConfig(name="support", max_wait_s=30,
-                        overflow=OverflowAction(kind="hangup", announcement="ivr/closed.wav", announcement_max_s=20))
+    queue = QueueConfig(
+        name="support",
+        max_wait_s=30,
+        overflow=OverflowAction(kind="hangup", announcement="ivr/closed.wav", announcement_max_s=20),
+    )
     sw = make_switch(queues=[queue])
     sw.park("c1")
     effects = sw.advance(30)
@@ -131,8 +141,11 @@ def test_overflow_hangup_after_announcement() -> None:
 
 
 def test_overflow_hangup_announcement_bounded_by_timer() -> None:
-    queue = QueueConfig(name="support", max_wait_s=10,
-                        overflow=OverflowAction(kind="hangup", announcement="ivr/closed.wav", announcement_max_s=5))
+    queue = QueueConfig(
+        name="support",
+        max_wait_s=10,
+        overflow=OverflowAction(kind="hangup", announcement="ivr/closed.wav", announcement_max_s=5),
+    )
     sw = make_switch(queues=[queue], cancel_grace_s=3)
     sw.park("c1")
     assert cmd.Hangup("c1", "NORMAL_CLEARING") in sw.advance(15).commands
@@ -169,15 +182,18 @@ def test_join_when_empty_refuses_and_leave_when_empty_overflows() -> None:
 
 
 def test_call_joining_an_already_empty_queue_leaves_at_once() -> None:
-    queue = QueueConfig(name="support", leave_when_empty=EmptyPolicy.NO_READY,
-                        overflow=OverflowAction(kind="extension", target="vm"))
+    queue = QueueConfig(
+        name="support", leave_when_empty=EmptyPolicy.NO_READY, overflow=OverflowAction(kind="extension", target="vm")
+    )
     sw = make_switch(queues=[queue], agents=[agent("a")])
     sw.park("c1")
     assert sw.of(nt.CallOverflowed)[0].reason == "empty"
 
 
 def test_periodic_announcement_with_position_and_estimate() -> None:
-    queue = QueueConfig(name="support", announcement=Announcement(path="ivr/pos-{position}-{wait_min}m.wav", every_s=30))
+    queue = QueueConfig(
+        name="support", announcement=Announcement(path="ivr/pos-{position}-{wait_min}m.wav", every_s=30)
+    )
     sw = make_switch(queues=[queue], agents=[agent("a")], aht_default_s=120)
     sw.login("a")
     sw.request(rq.AgentNotReady("a", "break"))
@@ -192,15 +208,20 @@ def test_periodic_announcement_with_position_and_estimate() -> None:
 
 
 def test_announcement_commands() -> None:
-    queue = QueueConfig(name="support", announcement=Announcement(path="ivr/pos-{position}.wav", every_s=30,
-                                                                  first_after_s=10))
+    queue = QueueConfig(
+        name="support", announcement=Announcement(path="ivr/pos-{position}.wav", every_s=30, first_after_s=10)
+    )
     sw = make_switch(queues=[queue])
     sw.park("c1")
     sw.park("c2", caller="2")
     effects = sw.advance(10)
     assert effects.commands == [
-        cmd.Break("c1"), cmd.Playback("c1", "ivr/pos-1.wav"), cmd.Playback("c1", "local_stream://moh"),
-        cmd.Break("c2"), cmd.Playback("c2", "ivr/pos-2.wav"), cmd.Playback("c2", "local_stream://moh"),
+        cmd.Break("c1"),
+        cmd.Playback("c1", "ivr/pos-1.wav"),
+        cmd.Playback("c1", "local_stream://moh"),
+        cmd.Break("c2"),
+        cmd.Playback("c2", "ivr/pos-2.wav"),
+        cmd.Playback("c2", "local_stream://moh"),
     ]
     assert [n.at for n in sw.of(nt.CallAnnounced)] == [10.0, 10.0]
     sw.hangup("c1", at=20)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from core_switch import Switch, agent, make_switch
+
 from ctilink.core import AgentState, CallState, Disposition, OfferOutcome, QueueConfig
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
 from ctilink.core.errors import InvalidValue, UnknownQueue
 from ctilink.esl import commands as cmd
 from ctilink.events import ChannelAnswered, ChannelHungUp, ChannelParked, JobCompleted, SwitchShutdown
-
-from core_switch import Switch, agent, make_switch
 
 
 def test_answered_call_commands_in_order_and_record(switch: Switch) -> None:
@@ -129,7 +129,10 @@ def test_agent_leg_fails_call_keeps_its_place_and_goes_to_next_agent() -> None:
     # busy delay ends at 32: a1 takes "later"
     sw.advance(32.0)
     assert sw.offers()[-1].variables == {
-        "ctilink_call_id": sw.call_id("later"), "ctilink_role": "agent", "ctilink_agent_id": "a1"}
+        "ctilink_call_id": sw.call_id("later"),
+        "ctilink_role": "agent",
+        "ctilink_agent_id": "a1",
+    }
 
 
 def test_job_error_without_channel_events_fails_the_offer(switch: Switch) -> None:

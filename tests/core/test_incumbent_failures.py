@@ -14,8 +14,11 @@ from ctilink.events import ChannelAnswered, ChannelCreated, ChannelHungUp, Endpo
 
 
 def test_ring_all_answer_while_other_leg_still_starting_no_stuck_no_zombie() -> None:
-    sw = make_switch(agents=[agent("a"), agent("b")],
-                     queues=[QueueConfig(name="support", strategy=Strategy.RING_ALL, wrap_up_s=0)], cancel_grace_s=8)
+    sw = make_switch(
+        agents=[agent("a"), agent("b")],
+        queues=[QueueConfig(name="support", strategy=Strategy.RING_ALL, wrap_up_s=0)],
+        cancel_grace_s=8,
+    )
     sw.login("a", "b")
     sw.park("c1")
     legs = {o.variables["ctilink_agent_id"]: o.uuid for o in sw.offers()}
@@ -24,9 +27,11 @@ def test_ring_all_answer_while_other_leg_still_starting_no_stuck_no_zombie() -> 
     assert cmd.Hangup(legs["b"], "LOSE_RACE") in effects.commands
     # the kill raced the channel's creation: it shows up now and is killed again, then even answers
     assert sw.send(ChannelCreated(uuid=legs["b"], variables=sw.agent_vars(legs["b"]))).commands == [
-        cmd.Hangup(legs["b"], "LOSE_RACE")]
+        cmd.Hangup(legs["b"], "LOSE_RACE")
+    ]
     assert sw.send(ChannelAnswered(uuid=legs["b"], variables=sw.agent_vars(legs["b"]))).commands == [
-        cmd.Hangup(legs["b"], "LOSE_RACE")]
+        cmd.Hangup(legs["b"], "LOSE_RACE")
+    ]
     assert sw.engine.call_view(sw.call_id("c1")).agent_id == "a"  # no second bridge
     assert sw.state("b") == "reserved"
     sw.park("c2", caller="2")
@@ -66,10 +71,10 @@ def test_no_member_shown_after_its_call_ended() -> None:
 
 
 def test_linear_unavailable_first_agent_does_not_halt_the_rest() -> None:
-    sw = make_switch(agents=[agent("first", endpoints=["user/1"], track_presence=True), agent("second"),
-                             agent("third")],
-                     queues=[QueueConfig(name="support", strategy=Strategy.LINEAR,
-                                         agent_order=["first", "second", "third"])])
+    sw = make_switch(
+        agents=[agent("first", endpoints=["user/1"], track_presence=True), agent("second"), agent("third")],
+        queues=[QueueConfig(name="support", strategy=Strategy.LINEAR, agent_order=["first", "second", "third"])],
+    )
     sw.login("first", "second", "third")  # first's phone is not registered
     sw.park("c1")
     sw.park("c2", caller="2")
@@ -82,8 +87,14 @@ def test_linear_unavailable_first_agent_does_not_halt_the_rest() -> None:
 def test_outbound_call_from_agent_phone_is_not_available() -> None:
     sw = make_switch(agents=[agent("a", endpoints=["user/1001"]), agent("b", endpoints=["user/1002"])])
     sw.login("a", "b")
-    sw.send(ChannelCreated(uuid="out", channel_name="sofia/internal/1001@127.0.0.1:5072", caller_number="1001",
-                           destination_number="15557654321"))
+    sw.send(
+        ChannelCreated(
+            uuid="out",
+            channel_name="sofia/internal/1001@127.0.0.1:5072",
+            caller_number="1001",
+            destination_number="15557654321",
+        )
+    )
     sw.park("c1")
     assert sw.offers()[-1].variables["ctilink_agent_id"] == "b"
     assert sw.state("a") == "on-call"
@@ -92,9 +103,10 @@ def test_outbound_call_from_agent_phone_is_not_available() -> None:
 
 
 def test_agent_answering_during_announcement_gets_no_dead_air() -> None:
-    sw = make_switch(agents=[agent("a")],
-                     queues=[QueueConfig(name="support", announcement=Announcement(path="ivr/p{position}.wav",
-                                                                                   every_s=10))])
+    sw = make_switch(
+        agents=[agent("a")],
+        queues=[QueueConfig(name="support", announcement=Announcement(path="ivr/p{position}.wav", every_s=10))],
+    )
     sw.login("a")
     sw.request(rq.AgentNotReady("a", "break"))
     sw.park("c1")
@@ -106,8 +118,10 @@ def test_agent_answering_during_announcement_gets_no_dead_air() -> None:
 
 
 def test_removing_a_queue_loses_no_waiting_call_and_logs_nobody_out() -> None:
-    sw = make_switch(agents=[agent("a", {"x": 1})],
-                     queues=[QueueConfig(name="support"), QueueConfig(name="x", required_skills={"x": 1})])
+    sw = make_switch(
+        agents=[agent("a", {"x": 1})],
+        queues=[QueueConfig(name="support"), QueueConfig(name="x", required_skills={"x": 1})],
+    )
     sw.login("a")
     sw.request(rq.AgentNotReady("a", "break"))
     sw.park("c1", queue="x")

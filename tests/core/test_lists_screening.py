@@ -4,6 +4,7 @@ green channel, do-not-call checks, and list changes as requests (with their type
 from __future__ import annotations
 
 import pytest
+from core_switch import Switch, agent, make_switch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,21 +25,32 @@ from ctilink.esl import commands as cmd
 from ctilink.events import ChannelParked, ExecuteComplete
 from ctilink.lists import Entry, build_entry
 
-from core_switch import Switch, agent, make_switch
-
 CALLER = "15551230001"  # +15551230001 with default_region US
 E164 = "+15551230001"
 DID_A = "+12025550100"
 DID_B = "+12025550111"
 
 
-def arrive(sw: Switch, uuid: str, caller: str | None = CALLER, queue: str | None = "support",
-           destination: str = "7000", **variables: str) -> str:
+def arrive(
+    sw: Switch,
+    uuid: str,
+    caller: str | None = CALLER,
+    queue: str | None = "support",
+    destination: str = "7000",
+    **variables: str,
+) -> str:
     """Park an inbound call; returns its call id."""
     if queue is not None:
         variables["ctilink_queue"] = queue
-    sw.send(ChannelParked(uuid=uuid, caller_number=caller, destination_number=destination,
-                          channel_name="sofia/external/x@127.0.0.1", variables=variables))
+    sw.send(
+        ChannelParked(
+            uuid=uuid,
+            caller_number=caller,
+            destination_number=destination,
+            channel_name="sofia/external/x@127.0.0.1",
+            variables=variables,
+        )
+    )
     return sw.call_id(uuid)
 
 
@@ -184,8 +196,11 @@ def test_hostile_caller_id_is_not_an_error_and_matches_nothing() -> None:
     sw = two_queues()
     add(sw, "blacklist", "+1*")
     for n, caller in enumerate(["1001'; drop", "x" * 5000, "sip:evil@host", "\x1b[2J15551230001"]):
-        effects = sw.send(ChannelParked(uuid=f"h{n}", caller_number=caller, destination_number="7000",
-                                        variables={"ctilink_queue": "support"}))
+        effects = sw.send(
+            ChannelParked(
+                uuid=f"h{n}", caller_number=caller, destination_number="7000", variables={"ctilink_queue": "support"}
+            )
+        )
         assert effects.error is None
     assert sw.of(nt.CallScreened) == []
     assert len(sw.of(nt.CallQueued)) == 4
@@ -221,8 +236,9 @@ def test_entry_priority_wins_over_config_and_is_capped_at_100() -> None:
 
 def test_vip_priority_only_raises_and_the_hook_sees_it() -> None:
     seen = []
-    sw = two_queues(screen=lambda info: seen.append(info.priority) or ScreenDecision.accept(),
-                    lists=ListsConfig(vip_priority=30))
+    sw = two_queues(
+        screen=lambda info: seen.append(info.priority) or ScreenDecision.accept(), lists=ListsConfig(vip_priority=30)
+    )
     add(sw, "whitelist", CALLER)
     arrive(sw, "c1", ctilink_priority="80")
     assert seen == [80] and sw.of(nt.CallArrived)[0].priority == 80
@@ -270,7 +286,6 @@ def test_green_channel_agent_unavailable_falls_back_to_queue_as_vip() -> None:
     assert screened(sw) == [("whitelist", "green-fallback", "global")]
     assert sw.of(nt.CallQueued, effects.notifications) and sw.leg_of("1001", effects)
     assert sw.of(nt.CallArrived)[0].priority == 90
-
 
 
 def test_green_channel_agent_busy_falls_back_to_queue() -> None:
@@ -373,9 +388,16 @@ def test_add_a_ready_entry_and_remove_prefix_and_anonymous_keys() -> None:
         (rq.AddListEntry(list_name="blacklist", number="+1" + "9" * 40), InvalidNumber, "number"),
         (rq.AddListEntry(list_name="blacklist", number=CALLER, scope="queue:nope"), UnknownQueue, None),
         (rq.AddListEntry(list_name="blacklist", number=CALLER, scope="planet:mars"), InvalidListEntry, "scope"),
-        (rq.AddListEntry(list_name="blacklist", number=CALLER, action="route", target="vm@evil"), InvalidListEntry, "target"),
-        (rq.AddListEntry(list_name="blacklist", number=CALLER, action="announce", target="../../etc/passwd"),
-         InvalidListEntry, "target"),
+        (
+            rq.AddListEntry(list_name="blacklist", number=CALLER, action="route", target="vm@evil"),
+            InvalidListEntry,
+            "target",
+        ),
+        (
+            rq.AddListEntry(list_name="blacklist", number=CALLER, action="announce", target="../../etc/passwd"),
+            InvalidListEntry,
+            "target",
+        ),
         (rq.AddListEntry(list_name="blacklist", number=CALLER, action="explode"), InvalidListEntry, "action"),
         (rq.AddListEntry(list_name="blacklist", number=CALLER, cause="NOT_A_CAUSE"), InvalidListEntry, "cause"),
         (rq.AddListEntry(list_name="whitelist", number=CALLER, priority=-1), InvalidListEntry, "priority"),
@@ -392,7 +414,9 @@ def test_add_a_ready_entry_and_remove_prefix_and_anonymous_keys() -> None:
         (rq.RemoveListEntry("blacklist", "nonsense"), InvalidNumber, "number"),
     ],
 )
-def test_bad_list_requests_are_refused_with_specific_errors(request_: rq.Request, error: type, field: str | None) -> None:
+def test_bad_list_requests_are_refused_with_specific_errors(
+    request_: rq.Request, error: type, field: str | None
+) -> None:
     sw = two_queues()
     sw.advance(10.0)
     effects = sw.request(request_)
@@ -429,7 +453,9 @@ def test_load_lists_keeps_good_entries_and_returns_the_refused() -> None:
     route_at = Entry("blacklist", "+15551230002", action="route", target="vm@host")  # type: ignore[arg-type]
     refused = sw.engine.load_lists([good, route_at, "not an entry"])  # type: ignore[list-item]
     assert [(r[0], type(r[1]).__name__) for r in refused] == [
-        (route_at, "InvalidListEntry"), ("not an entry", "InvalidListEntry")]
+        (route_at, "InvalidListEntry"),
+        ("not an entry", "InvalidListEntry"),
+    ]
     assert sw.engine.query_list("blacklist") == [good]
     sw.park("c1")
     assert screened(sw) == [("blacklist", "reject", "global")]
@@ -453,9 +479,29 @@ def test_default_region_reads_national_numbers() -> None:
     assert sw.engine.query_list("blacklist")[0].number == "+442079460958"
 
 
-_text = st.one_of(st.none(), st.text(max_size=80), st.sampled_from(
-    ["blacklist", "whitelist", "dnc", "+15551230001", "555 123 0001*", "anonymous", "queue:support", "global",
-     "did:+12025550100", "route", "announce", "reject", "USER_BUSY", "1001", "ivr/x.wav"]))
+_text = st.one_of(
+    st.none(),
+    st.text(max_size=80),
+    st.sampled_from(
+        [
+            "blacklist",
+            "whitelist",
+            "dnc",
+            "+15551230001",
+            "555 123 0001*",
+            "anonymous",
+            "queue:support",
+            "global",
+            "did:+12025550100",
+            "route",
+            "announce",
+            "reject",
+            "USER_BUSY",
+            "1001",
+            "ivr/x.wav",
+        ]
+    ),
+)
 
 
 def _mostly(default: object, other: st.SearchStrategy) -> st.SearchStrategy:
@@ -464,11 +510,17 @@ def _mostly(default: object, other: st.SearchStrategy) -> st.SearchStrategy:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(list_name=_mostly("blacklist", st.one_of(st.sampled_from(["whitelist", "dnc", "WhiteList "]), _text)),
-       number=_mostly("(555) 123-0001", _text), scope=_mostly("global", _text), reason=_mostly("", _text),
-       target=_mostly(None, _text), action=_mostly(None, _text), cause=_mostly(None, _text),
-       priority=_mostly(None, st.one_of(st.integers(-5, 2_000_000), st.text(max_size=5))),
-       expires_at=_mostly(None, st.floats(allow_nan=True, allow_infinity=True)))
+@given(
+    list_name=_mostly("blacklist", st.one_of(st.sampled_from(["whitelist", "dnc", "WhiteList "]), _text)),
+    number=_mostly("(555) 123-0001", _text),
+    scope=_mostly("global", _text),
+    reason=_mostly("", _text),
+    target=_mostly(None, _text),
+    action=_mostly(None, _text),
+    cause=_mostly(None, _text),
+    priority=_mostly(None, st.one_of(st.integers(-5, 2_000_000), st.text(max_size=5))),
+    expires_at=_mostly(None, st.floats(allow_nan=True, allow_infinity=True)),
+)
 def test_any_raw_list_input_is_added_or_refused_with_a_typed_error(**fields: object) -> None:
     from ctilink.core.errors import InputError
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from core_switch import Switch, agent, make_switch
 
 from ctilink.core import QueueConfig
 from ctilink.core import notifications as nt
@@ -16,8 +17,6 @@ from ctilink.core.errors import UnknownAgent
 from ctilink.core.sticky import StickyMemory, decide
 from ctilink.events import ChannelParked
 
-from core_switch import Switch, agent, make_switch
-
 REPEAT = "15551230001"
 E164 = "+15551230001"
 DAY = 86400.0
@@ -27,18 +26,30 @@ def build(sticky: StickyConfig | None = StickyConfig(enabled=True), **config: ob
     """Queues support and sales (both served by 1001, 1002; 1003 serves sales only), wrap-up 5 s.
     ``sticky=None``: the default configuration (sticky routing off)."""
     sw = make_switch(
-        agents=[agent("1001", {"support": 1, "sales": 1}), agent("1002", {"support": 1, "sales": 1}),
-                agent("1003", {"sales": 1})],
-        queues=[QueueConfig(name="support", required_skills={"support": 1}, wrap_up_s=5),
-                QueueConfig(name="sales", required_skills={"sales": 1}, wrap_up_s=5)],
+        agents=[
+            agent("1001", {"support": 1, "sales": 1}),
+            agent("1002", {"support": 1, "sales": 1}),
+            agent("1003", {"sales": 1}),
+        ],
+        queues=[
+            QueueConfig(name="support", required_skills={"support": 1}, wrap_up_s=5),
+            QueueConfig(name="sales", required_skills={"sales": 1}, wrap_up_s=5),
+        ],
         sticky=sticky or StickyConfig(),
         **config,
     )
     return sw
 
 
-def served(sw: Switch, uuid: str, agent_id: str, caller: str = REPEAT, queue: str = "support",
-           talk: float = 30.0, exclusive: bool = True) -> str:
+def served(
+    sw: Switch,
+    uuid: str,
+    agent_id: str,
+    caller: str = REPEAT,
+    queue: str = "support",
+    talk: float = 30.0,
+    exclusive: bool = True,
+) -> str:
     """A whole call from ``caller`` answered by ``agent_id``, wrap-up done. ``exclusive``: the other
     available agents pause for it (and are ready again, so ``agent_id`` is now the most recently
     idle); otherwise ``agent_id`` must be the one the engine offers it to."""
@@ -73,7 +84,7 @@ def occupy(sw: Switch, agent_id: str, uuid: str = "busy") -> str:
 def known(sw: Switch, agent_id: str) -> str | None:
     try:
         return sw.state(agent_id)
-    except Exception:  # noqa: BLE001 - not configured in this test
+    except Exception:
         return None
 
 
@@ -90,7 +101,13 @@ def test_a_call_that_talked_to_an_agent_is_remembered() -> None:
     sw.login("1001")
     served(sw, "c1", "1001")
     [memo] = sw.of(nt.StickyRemembered)
-    assert (memo.number, memo.queue, memo.agent_id, memo.at, memo.expires_at) == (E164, "support", "1001", 30.0, 30.0 + 30 * DAY)
+    assert (memo.number, memo.queue, memo.agent_id, memo.at, memo.expires_at) == (
+        E164,
+        "support",
+        "1001",
+        30.0,
+        30.0 + 30 * DAY,
+    )
     assert sw.engine.sticky_agent("(555) 123-0001", "support", 31.0) == "1001"
     assert sw.engine.sticky_agent(REPEAT, "sales", 31.0) is None
 
@@ -242,8 +259,11 @@ def test_max_wait_overflow_while_held_ends_the_wait() -> None:
 
     sw = make_switch(
         agents=[agent("1001")],
-        queues=[QueueConfig(name="support", wrap_up_s=5, max_wait_s=10,
-                            overflow=OverflowAction(kind="extension", target="vm"))],
+        queues=[
+            QueueConfig(
+                name="support", wrap_up_s=5, max_wait_s=10, overflow=OverflowAction(kind="extension", target="vm")
+            )
+        ],
         sticky=StickyConfig(enabled=True),
     )
     sw.login("1001")
@@ -290,7 +310,9 @@ def test_newest_agent_replaces_the_memory() -> None:
     assert routed(sw, c2) == [("1001", "fallback")]
     sw.request(rq.AgentReady("1001"))
     sw.request(rq.AgentNotReady("1002", "break"))
-    sw.request(rq.AgentReady("1002"), )  # 1001 is now the longest idle: the strategy's pick
+    sw.request(
+        rq.AgentReady("1002"),
+    )  # 1001 is now the longest idle: the strategy's pick
     sw.advance(sw.now + 100)
     call_id = served(sw, "c3", "1002", exclusive=False)
     assert routed(sw, call_id) == [("1002", "hit")]
@@ -310,13 +332,25 @@ def test_sticky_agent_missing_the_offer_lets_the_call_route_normally() -> None:
 def test_preferred_agent_variable_is_the_callback_hook() -> None:
     sw = build(sticky=None)
     sw.login("1001", "1002")
-    sw.send(ChannelParked(uuid="cb", caller_number=REPEAT, destination_number="7000",
-                          variables={"ctilink_queue": "support", "ctilink_preferred_agent": "1002"}))
+    sw.send(
+        ChannelParked(
+            uuid="cb",
+            caller_number=REPEAT,
+            destination_number="7000",
+            variables={"ctilink_queue": "support", "ctilink_preferred_agent": "1002"},
+        )
+    )
     call_id = sw.call_id("cb")
     assert offered_to(sw, call_id) == ["1002"]
     assert [(n.outcome, n.source) for n in sw.of(nt.StickyRouted)] == [("hit", "preferred")]
-    effects = sw.send(ChannelParked(uuid="cb2", caller_number=REPEAT, destination_number="7000",
-                                    variables={"ctilink_queue": "support", "ctilink_preferred_agent": "ghost'\n"}))
+    effects = sw.send(
+        ChannelParked(
+            uuid="cb2",
+            caller_number=REPEAT,
+            destination_number="7000",
+            variables={"ctilink_queue": "support", "ctilink_preferred_agent": "ghost'\n"},
+        )
+    )
     assert isinstance(effects.error, UnknownAgent)
     assert offered_to(sw, sw.call_id("cb2")) == ["1001"]
 
@@ -326,8 +360,14 @@ def test_escalation_while_held_keeps_the_hold() -> None:
 
     sw = make_switch(
         agents=[agent("1001", {"a": 2}), agent("1002", {"a": 1})],
-        queues=[QueueConfig(name="support", required_skills={"a": 2}, wrap_up_s=5,
-                            escalation=[EscalationStep(after_s=5, relax_skills={"a": 1})])],
+        queues=[
+            QueueConfig(
+                name="support",
+                required_skills={"a": 2},
+                wrap_up_s=5,
+                escalation=[EscalationStep(after_s=5, relax_skills={"a": 1})],
+            )
+        ],
         sticky=StickyConfig(enabled=True, wait_s=30),
     )
     sw.login("1001", "1002")
@@ -355,12 +395,14 @@ def test_load_sticky_and_refused_rows() -> None:
 
     sw = build()
     sw.login("1001", "1002")
-    refused = sw.engine.load_sticky([
-        Row(E164, "support", "1002", 0.0, 1000.0),
-        Row("5551230001", "support", "1001", 0.0, 1000.0),
-        Row(E164, "support", "bad id!", 0.0, 1000.0),
-        Row(E164, None, "1001", 0.0, 1000.0),  # a global row while the scope is per queue: ignored
-    ])
+    refused = sw.engine.load_sticky(
+        [
+            Row(E164, "support", "1002", 0.0, 1000.0),
+            Row("5551230001", "support", "1001", 0.0, 1000.0),
+            Row(E164, "support", "bad id!", 0.0, 1000.0),
+            Row(E164, None, "1001", 0.0, 1000.0),  # a global row while the scope is per queue: ignored
+        ]
+    )
     assert [type(e).__name__ for _, e in refused] == ["InvalidNumber", "InvalidValue"]
     call_id = served(sw, "c1", "1002", exclusive=False)  # 1001 would be the strategy's pick (tie, first)
     assert routed(sw, call_id) == [("1002", "hit")]

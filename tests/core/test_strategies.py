@@ -81,8 +81,11 @@ def test_linear_top_down_with_explicit_order() -> None:
 
 def test_random_is_seeded_and_spreads() -> None:
     def run(seed: int) -> list[str]:
-        sw = make_switch(agents=[agent("a"), agent("b"), agent("c")],
-                         queues=[QueueConfig(name="support", strategy="random", wrap_up_s=0)], rng=random.Random(seed))
+        sw = make_switch(
+            agents=[agent("a"), agent("b"), agent("c")],
+            queues=[QueueConfig(name="support", strategy="random", wrap_up_s=0)],
+            rng=random.Random(seed),
+        )
         sw.login("a", "b", "c")
         return [_serve(sw, f"c{i}") for i in range(30)]
 

@@ -13,9 +13,13 @@ from ctilink.events import ChannelParked
 
 
 def _setup() -> Switch:
-    sw = make_switch(agents=[agent("a", {"t1": 1}), agent("b", {"t2": 1})],
-                     queues=[QueueConfig(name="tier1", required_skills={"t1": 1}, wrap_up_s=3),
-                             QueueConfig(name="tier2", required_skills={"t2": 1}, wrap_up_s=3)])
+    sw = make_switch(
+        agents=[agent("a", {"t1": 1}), agent("b", {"t2": 1})],
+        queues=[
+            QueueConfig(name="tier1", required_skills={"t1": 1}, wrap_up_s=3),
+            QueueConfig(name="tier2", required_skills={"t2": 1}, wrap_up_s=3),
+        ],
+    )
     sw.login("a", "b")
     sw.park("c1", queue="tier1")
     sw.answer(sw.leg_of("a"), at=2.0)
@@ -33,7 +37,8 @@ def test_transfer_to_queue_attributes_talk_per_leg() -> None:
     assert sw.engine.call_view(call_id).state is CallState.QUEUED
     # the switch confirms the re-park: hold music again
     assert sw.send(ChannelParked(uuid="c1", variables={"ctilink_queue": "tier1"})).commands == [
-        cmd.Playback("c1", "local_stream://moh")]
+        cmd.Playback("c1", "local_stream://moh")
+    ]
     sw.hangup(a_leg)
     sw.send(rq.AgentReady("b"), at=20.0)
     b_leg = sw.leg_of("b")
@@ -46,7 +51,8 @@ def test_transfer_to_queue_attributes_talk_per_leg() -> None:
     assert talk == {"a": 10.0, "b": 30.0}
     assert record.talk_s == 40.0 and record.wait_s == 2.0 + 9.0
     assert [(t.kind, t.target, t.from_agent_id, t.from_queue) for t in record.transfers] == [
-        ("queue", "tier2", "a", "tier1")]
+        ("queue", "tier2", "a", "tier1")
+    ]
     assert record.disposition is Disposition.ANSWERED and record.queue == "tier2"
     assert record.wrap_up_s == 6.0
     views = {v.agent_id: v.talk_time_s for v in sw.engine.snapshot().agents}
@@ -98,8 +104,9 @@ def test_bad_transfers_are_refused_and_change_nothing() -> None:
 
 
 def test_transfer_to_agent_outside_every_queue() -> None:
-    sw = make_switch(agents=[agent("a", {"t1": 1}), agent("boss", {})],
-                     queues=[QueueConfig(name="tier1", required_skills={"t1": 1})])
+    sw = make_switch(
+        agents=[agent("a", {"t1": 1}), agent("boss", {})], queues=[QueueConfig(name="tier1", required_skills={"t1": 1})]
+    )
     sw.login("a", "boss")
     sw.park("c1", queue="tier1")
     sw.answer(sw.leg_of("a"))

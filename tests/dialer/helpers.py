@@ -26,16 +26,23 @@ class Ids:
 
 
 class Rig:
-    def __init__(self, campaign: CampaignConfig, agents: list[str], dnc: set[str] | None = None,
-                 now: float = MONDAY_NOON_UTC, prefix: str = "d") -> None:
+    def __init__(
+        self,
+        campaign: CampaignConfig,
+        agents: list[str],
+        dnc: set[str] | None = None,
+        now: float = MONDAY_NOON_UTC,
+        prefix: str = "d",
+    ) -> None:
         config = EngineConfig(
             queues=[QueueConfig(name=campaign.queue, wrap_up_s=5.0)],
             agents=[AgentProfile(id=a, endpoints=[f"user/{a}"]) for a in agents],
         )
         self.engine = Engine(config, rng=random.Random(3), id_factory=Ids("e"))
         blocked = dnc or set()
-        self.dialer = Dialer(dnc=lambda number, campaign, now: "dnc" if number in blocked else None,
-                             id_factory=Ids(prefix))
+        self.dialer = Dialer(
+            dnc=lambda number, campaign, now: "dnc" if number in blocked else None, id_factory=Ids(prefix)
+        )
         self.dialer.add_campaign(campaign)
         self.rt = CampaignEngine(self.engine, self.dialer, now)
         self.name = campaign.name
@@ -71,7 +78,9 @@ class Rig:
 
     # switch side
     def dials(self) -> list[cmd.Originate]:
-        return [c for c in self.commands if isinstance(c, cmd.Originate) and c.variables.get("ctilink_role") == "customer"]
+        return [
+            c for c in self.commands if isinstance(c, cmd.Originate) and c.variables.get("ctilink_role") == "customer"
+        ]
 
     def agent_legs(self) -> list[cmd.Originate]:
         return [c for c in self.commands if isinstance(c, cmd.Originate) and c.variables.get("ctilink_role") == "agent"]
@@ -102,12 +111,20 @@ class Rig:
 
     # looking
     def attempts(self, ended: bool = True) -> list:
-        return [n.attempt for n in self.notes if isinstance(n, AttemptRecorded) and (n.attempt.ended_at is not None) == ended]
+        return [
+            n.attempt
+            for n in self.notes
+            if isinstance(n, AttemptRecorded) and (n.attempt.ended_at is not None) == ended
+        ]
 
     def contact(self, contact_id: str) -> CampaignContact:
-        return [n.contact for n in self.notes if isinstance(n, ContactUpdated) and n.contact.contact_id == contact_id][-1]
+        return [n.contact for n in self.notes if isinstance(n, ContactUpdated) and n.contact.contact_id == contact_id][
+            -1
+        ]
 
 
 def contacts(campaign: str, numbers: list[str]) -> list[CampaignContact]:
-    return [CampaignContact(campaign=campaign, contact_id=f"c{i}", number=n, data={"name": f"Customer {i}"})
-            for i, n in enumerate(numbers, 1)]
+    return [
+        CampaignContact(campaign=campaign, contact_id=f"c{i}", number=n, data={"name": f"Customer {i}"})
+        for i, n in enumerate(numbers, 1)
+    ]

@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 
 from ctilink.dialer.contacts import ImportError_, import_campaign_contacts
-from ctilink.dialer.pacer import AgentPhase, AgentView, DialPhase, DialStats, DialView, Outcome, PacerSnapshot, PredictivePacer
+from ctilink.dialer.pacer import (
+    AgentPhase,
+    AgentView,
+    DialPhase,
+    DialStats,
+    DialView,
+    Outcome,
+    PacerSnapshot,
+    PredictivePacer,
+)
 from ctilink.dialer.policies import AdaptiveDialLevelPacer, PowerPacer, ProgressivePacer
 from ctilink.store.sqlite import SqliteStore
 
@@ -21,19 +30,24 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_import_reports_every_bad_row_and_keeps_extra_columns(tmp_path: Path) -> None:
-    path = write(tmp_path, "id,phone,prio,tz,name,plan\n"
-                           "a1,020 7123 0001,5,,Ann,gold\n"
-                           "a2,12,0,,Bob,x\n"
-                           "a1,020 7123 0002,0,,Dup,x\n"
-                           "a3,020 7123 0003,high,,Cy,x\n"
-                           "a4,020 7123 0004,0,Mars/Base,Di,x\n"
-                           "a5,020 7123 0005,0,Europe/Paris,Ed\x07,x\n")
+    path = write(
+        tmp_path,
+        "id,phone,prio,tz,name,plan\n"
+        "a1,020 7123 0001,5,,Ann,gold\n"
+        "a2,12,0,,Bob,x\n"
+        "a1,020 7123 0002,0,,Dup,x\n"
+        "a3,020 7123 0003,high,,Cy,x\n"
+        "a4,020 7123 0004,0,Mars/Base,Di,x\n"
+        "a5,020 7123 0005,0,Europe/Paris,Ed\x07,x\n",
+    )
     store = SqliteStore(":memory:")
     strict = import_campaign_contacts(store, "spring", path, MAP, "GB", partial=False)
     assert not strict.committed and store.get_contacts("spring") == []
     assert [line for line, _ in strict.rejected] == [3, 4, 5, 6]
     reasons = " | ".join(r for _, r in strict.rejected)
-    assert "not a valid number" in reasons and "duplicate" in reasons and "integer" in reasons and "Mars/Base" in reasons
+    assert (
+        "not a valid number" in reasons and "duplicate" in reasons and "integer" in reasons and "Mars/Base" in reasons
+    )
     report = import_campaign_contacts(store, "spring", path, MAP, "GB", partial=True)
     assert report.committed and report.imported == 2 and report.rows == 6
     got = {c.contact_id: c for c in store.get_contacts("spring")}

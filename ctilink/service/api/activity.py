@@ -24,14 +24,28 @@ class Activity:
     def observe(self, note: object, now: float) -> None:
         if isinstance(note, nt.AgentStateChanged):
             history = self._history.setdefault(note.agent_id, deque(maxlen=self._history_size))
-            history.append({"at": note.at, "old": note.old.value, "new": note.new.value, "reason": note.reason,
-                            "duration_s": round(note.duration_s, 3)})
+            history.append(
+                {
+                    "at": note.at,
+                    "old": note.old.value,
+                    "new": note.new.value,
+                    "reason": note.reason,
+                    "duration_s": round(note.duration_s, 3),
+                }
+            )
         elif isinstance(note, nt.CallEnded) and note.record.disposition is Disposition.ABANDONED:
             r = note.record
-            self._abandoned.append({
-                "call_id": r.call_id, "number": r.customer_number or r.caller_number, "caller_name": r.caller_name,
-                "queue": r.queue, "wait_s": round(r.wait_s, 3), "arrived_at": r.arrived_at, "ended_at": r.ended_at,
-            })
+            self._abandoned.append(
+                {
+                    "call_id": r.call_id,
+                    "number": r.customer_number or r.caller_number,
+                    "caller_name": r.caller_name,
+                    "queue": r.queue,
+                    "wait_s": round(r.wait_s, 3),
+                    "arrived_at": r.arrived_at,
+                    "ended_at": r.ended_at,
+                }
+            )
 
     def history(self, agent_id: str) -> list[dict[str, Any]]:
         return list(self._history.get(agent_id, ()))

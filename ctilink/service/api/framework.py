@@ -83,14 +83,22 @@ def parse_body(model: type[BaseModel], req: falcon.Request, max_bytes: int) -> B
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(422, "invalid-json", f"body is not JSON: {str(exc)[:200]}",
-                       [{"path": "(body)", "message": "not valid JSON"}]) from None
+        raise ApiError(
+            422,
+            "invalid-json",
+            f"body is not JSON: {str(exc)[:200]}",
+            [{"path": "(body)", "message": "not valid JSON"}],
+        ) from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = [{"path": _path_of(tuple(e["loc"])), "message": e["msg"][:200]} for e in exc.errors(include_url=False)]
-        raise ApiError(422, "invalid-body", "the body failed validation: " + "; ".join(
-            f"{e['path']}: {e['message']}" for e in errors)[:500], errors) from None
+        raise ApiError(
+            422,
+            "invalid-body",
+            "the body failed validation: " + "; ".join(f"{e['path']}: {e['message']}" for e in errors)[:500],
+            errors,
+        ) from None
 
 
 class _PathResource:

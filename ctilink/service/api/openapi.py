@@ -54,24 +54,39 @@ def document() -> dict[str, Any]:
             "x-roles": list(route.roles),
             "responses": _responses(route),
         }
-        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for n in re.findall(r"{(\w+)}", route.path)]
+        params = [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            for n in re.findall(r"{(\w+)}", route.path)
+        ]
         params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in route.query]
         if route.stream:
             params.append({"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}})
         if params:
             op["parameters"] = params
         if route.body is not None:
-            op["requestBody"] = {"required": False, "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}}}
+            op["requestBody"] = {
+                "required": False,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}},
+            }
         paths.setdefault(route.path, {})[route.method.lower()] = op
     for path, (method, summary) in EXTRA.items():
         paths[path] = {method: {"summary": summary, "security": [], "responses": {"200": {"description": "OK"}}}}
     schemas: dict[str, Any] = {
-        "Error": {"type": "object", "required": ["error", "message"], "properties": {
-            "error": {"type": "string"}, "message": {"type": "string"},
-            "errors": {"type": "array", "items": {"type": "object", "properties": {
-                "path": {"type": "string"}, "message": {"type": "string"}}}}}},
+        "Error": {
+            "type": "object",
+            "required": ["error", "message"],
+            "properties": {
+                "error": {"type": "string"},
+                "message": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+        },
     }
     for model in BODIES:
         schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -79,8 +94,11 @@ def document() -> dict[str, Any]:
             schemas[name] = sub
     return {
         "openapi": "3.1.0",
-        "info": {"title": "ctilink HTTP API", "version": "1",
-                 "description": "Control and views of the ctilink CTI daemon. See docs/integration.md."},
+        "info": {
+            "title": "ctilink HTTP API",
+            "version": "1",
+            "description": "Control and views of the ctilink CTI daemon. See docs/integration.md.",
+        },
         "servers": [{"url": "http://127.0.0.1:8080"}],
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},
         "paths": dict(sorted(paths.items())),

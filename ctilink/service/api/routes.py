@@ -28,8 +28,15 @@ from ctilink.service.api.serialize import plain
 from ctilink.service.auth import Forbidden, Principal
 
 _NOT_FOUND_CODES = {"unknown-agent", "unknown-call", "unknown-queue", "unknown-list", "unknown-list-entry"}
-_INVALID_CODES = {"invalid-input", "invalid-value", "invalid-number", "invalid-list-entry", "unknown-not-ready-reason",
-                  "unknown-disposition-code", "unknown-skill"}
+_INVALID_CODES = {
+    "invalid-input",
+    "invalid-value",
+    "invalid-number",
+    "invalid-list-entry",
+    "unknown-not-ready-reason",
+    "unknown-disposition-code",
+    "unknown-skill",
+}
 
 
 @dataclass
@@ -132,9 +139,21 @@ class CallbackBody(_Body):
     agent_id: str | None = Field(default=None, max_length=64, description="keep the callback for this agent")
 
 
-BODIES: list[type[BaseModel]] = [LoginBody, NotReadyBody, DialBody, TransferBody, HangupBody, DtmfBody, RecordBody,
-                                 MonitorBody, ForceStateBody, ListEntryBody, ListImportBody, PreviewSkipBody,
-                                 CallbackBody]
+BODIES: list[type[BaseModel]] = [
+    LoginBody,
+    NotReadyBody,
+    DialBody,
+    TransferBody,
+    HangupBody,
+    DtmfBody,
+    RecordBody,
+    MonitorBody,
+    ForceStateBody,
+    ListEntryBody,
+    ListImportBody,
+    PreviewSkipBody,
+    CallbackBody,
+]
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -177,8 +196,12 @@ def _submit(ctx: ApiContext, request: object) -> dict[str, Any]:
         code = getattr(error, "code", "error")
         status = 404 if code in _NOT_FOUND_CODES else 422 if code in _INVALID_CODES else 409
         raise ApiError(status, code, str(error)[:500])
-    return {"ok": True, "request": type(request).__name__, "commands": len(effects.commands),
-            "notifications": [type(n).__name__ for n in effects.notifications]}
+    return {
+        "ok": True,
+        "request": type(request).__name__,
+        "commands": len(effects.commands),
+        "notifications": [type(n).__name__ for n in effects.notifications],
+    }
 
 
 def _q(req: falcon.Request, name: str) -> str | None:
@@ -228,9 +251,13 @@ def agent_login(ctx: ApiContext, who: Principal, p: dict[str, str], body: LoginB
         endpoints = [body.endpoint] + [e for e in profile.endpoints if e != body.endpoint]
         try:
             updated = profile.model_validate({**profile.model_dump(), "endpoints": endpoints})
-        except Exception as exc:  # noqa: BLE001 - a bad endpoint is the caller's error
-            raise ApiError(422, "invalid-body", "endpoint is not a valid dial string",
-                           [{"path": "endpoint", "message": str(exc).splitlines()[-1][:200]}]) from None
+        except Exception as exc:
+            raise ApiError(
+                422,
+                "invalid-body",
+                "endpoint is not a valid dial string",
+                [{"path": "endpoint", "message": str(exc).splitlines()[-1][:200]}],
+            ) from None
         _submit(ctx, rq.UpsertAgent(updated))
     return _submit(ctx, rq.AgentLogin(agent_id, body.not_ready_reason))
 
@@ -246,8 +273,17 @@ def _agent_action(make: Callable[[str, Any], object]) -> Callable[..., Any]:
 def agent_dial(ctx: ApiContext, who: Principal, p: dict[str, str], body: DialBody, req: falcon.Request) -> Any:
     _agent_view(ctx, who, p["agent_id"])
     calls = ctx.config.calls
-    return _submit(ctx, cc.ClickToDial(p["agent_id"], body.number, calls.dial_template, calls.caller_id_number,
-                                       calls.caller_id_name, calls.ring_timeout_s))
+    return _submit(
+        ctx,
+        cc.ClickToDial(
+            p["agent_id"],
+            body.number,
+            calls.dial_template,
+            calls.caller_id_number,
+            calls.caller_id_name,
+            calls.ring_timeout_s,
+        ),
+    )
 
 
 def force_state(ctx: ApiContext, who: Principal, p: dict[str, str], body: ForceStateBody, req: falcon.Request) -> Any:
@@ -258,7 +294,9 @@ def force_state(ctx: ApiContext, who: Principal, p: dict[str, str], body: ForceS
     if body.state == "logged-out":
         return _submit(ctx, rq.AgentLogout(agent_id))
     if not body.reason:
-        raise ApiError(422, "invalid-body", "reason is required for not-ready", [{"path": "reason", "message": "required"}])
+        raise ApiError(
+            422, "invalid-body", "reason is required for not-ready", [{"path": "reason", "message": "required"}]
+        )
     return _submit(ctx, rq.AgentNotReady(agent_id, body.reason))
 
 
@@ -294,8 +332,12 @@ def transfer(ctx: ApiContext, who: Principal, p: dict[str, str], body: TransferB
     _call_view(ctx, who, p["call_id"])
     if body.queue is not None and who.role == "supervisor":
         who.require_queue(body.queue)
-    return _submit(ctx, rq.TransferCall(p["call_id"], queue=body.queue, agent_id=body.agent_id, number=body.number,
-                                        context=body.context))
+    return _submit(
+        ctx,
+        rq.TransferCall(
+            p["call_id"], queue=body.queue, agent_id=body.agent_id, number=body.number, context=body.context
+        ),
+    )
 
 
 # -- supervisor views -----------------------------------------------------------------------------
@@ -303,8 +345,11 @@ def transfer(ctx: ApiContext, who: Principal, p: dict[str, str], body: TransferB
 
 def list_queues(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
     snap = _snap(ctx)
-    return {"at": snap.at, "queues": [plain(q) for q in snap.queues if who.may_see_queue(q.name)],
-            "agents": [plain(a) for a in snap.agents if who.may_see_agent(a.agent_id)]}
+    return {
+        "at": snap.at,
+        "queues": [plain(q) for q in snap.queues if who.may_see_queue(q.name)],
+        "agents": [plain(a) for a in snap.agents if who.may_see_agent(a.agent_id)],
+    }
 
 
 def get_queue(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
@@ -338,15 +383,24 @@ def query_list(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, r
     limit = req.get_param_as_int("limit", min_value=1, max_value=10_000) or 1000
     try:
         entries = ctx.query_list(name, scope=_q(req, "scope"), number=_q(req, "number"), now=time.time(), limit=limit)
-    except Exception as exc:  # noqa: BLE001 - a bad filter is the caller's error
+    except Exception as exc:
         raise ApiError(422, "invalid-query", str(exc)[:300]) from None
     return {"list": name, "entries": [plain(e) for e in entries]}
 
 
 def _add_request(name: str, entry: ListEntryBody, who: Principal) -> rq.AddListEntry:
-    return rq.AddListEntry(list_name=name, number=entry.number, scope=entry.scope, expires_at=entry.expires_at,
-                           reason=entry.reason, added_by=who.name, priority=entry.priority, target=entry.target,
-                           action=entry.action, cause=entry.cause)
+    return rq.AddListEntry(
+        list_name=name,
+        number=entry.number,
+        scope=entry.scope,
+        expires_at=entry.expires_at,
+        reason=entry.reason,
+        added_by=who.name,
+        priority=entry.priority,
+        target=entry.target,
+        action=entry.action,
+        cause=entry.cause,
+    )
 
 
 def _durable(ctx: ApiContext, out: dict[str, Any]) -> dict[str, Any]:
@@ -362,11 +416,18 @@ def add_entry(ctx: ApiContext, who: Principal, p: dict[str, str], body: ListEntr
 
 def remove_entry(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
     name = _list_name(p)
-    return _durable(ctx, _submit(ctx, rq.RemoveListEntry(name, p["number"], scope=_q(req, "scope") or "global",
-                                                         kind=_q(req, "kind") or "exact")))
+    return _durable(
+        ctx,
+        _submit(
+            ctx,
+            rq.RemoveListEntry(name, p["number"], scope=_q(req, "scope") or "global", kind=_q(req, "kind") or "exact"),
+        ),
+    )
 
 
-def import_entries(ctx: ApiContext, who: Principal, p: dict[str, str], body: ListImportBody, req: falcon.Request) -> Any:
+def import_entries(
+    ctx: ApiContext, who: Principal, p: dict[str, str], body: ListImportBody, req: falcon.Request
+) -> Any:
     name = _list_name(p)
     results = [ctx.submit(_add_request(name, entry, who)) for entry in body.entries]
     errors = []
@@ -386,8 +447,12 @@ def reload_config(ctx: ApiContext, who: Principal, p: dict[str, str], body: None
     try:
         return ctx.reload()
     except ConfigError as exc:
-        raise ApiError(422, "invalid-config", "the new configuration is invalid; the old one keeps running",
-                       [{"path": path, "message": message[:200]} for path, message in exc.errors]) from None
+        raise ApiError(
+            422,
+            "invalid-config",
+            "the new configuration is invalid; the old one keeps running",
+            [{"path": path, "message": message[:200]} for path, message in exc.errors],
+        ) from None
 
 
 # -- webhooks -------------------------------------------------------------------------------------
@@ -395,8 +460,18 @@ def reload_config(ctx: ApiContext, who: Principal, p: dict[str, str], body: None
 
 def dead_letters(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
     items = ctx.webhooks.dead_letters(1000) if ctx.webhooks is not None else []
-    return {"dead_letters": [{"event_id": i.event_id, "endpoint": i.endpoint, "attempts": i.attempts,
-                              "last_error": i.last_error, "created_at": i.created_at} for i in items]}
+    return {
+        "dead_letters": [
+            {
+                "event_id": i.event_id,
+                "endpoint": i.endpoint,
+                "attempts": i.attempts,
+                "last_error": i.last_error,
+                "created_at": i.created_at,
+            }
+            for i in items
+        ]
+    }
 
 
 def retry_dead(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
@@ -451,8 +526,12 @@ def _campaign_action(kind: str) -> Callable[..., Any]:
         from ctilink.dialer import dialer as dl
 
         _campaign(ctx, who, p["name"])
-        make = {"start": dl.StartCampaign, "pause": dl.PauseCampaign, "resume": dl.ResumeCampaign,
-                "stop": dl.StopCampaign}[kind]
+        make = {
+            "start": dl.StartCampaign,
+            "pause": dl.PauseCampaign,
+            "resume": dl.ResumeCampaign,
+            "stop": dl.StopCampaign,
+        }[kind]
         return _submit_campaign(ctx, make(p["name"]))
 
     return handler
@@ -466,8 +545,7 @@ def preview_accept(ctx: ApiContext, who: Principal, p: dict[str, str], body: Non
     return _submit_campaign(ctx, PreviewAccept(p["name"], p["agent_id"]))
 
 
-def preview_skip(ctx: ApiContext, who: Principal, p: dict[str, str], body: PreviewSkipBody,
-                 req: falcon.Request) -> Any:
+def preview_skip(ctx: ApiContext, who: Principal, p: dict[str, str], body: PreviewSkipBody, req: falcon.Request) -> Any:
     from ctilink.dialer.dialer import PreviewSkip
 
     who.require_agent(p["agent_id"])
@@ -475,8 +553,9 @@ def preview_skip(ctx: ApiContext, who: Principal, p: dict[str, str], body: Previ
     return _submit_campaign(ctx, PreviewSkip(p["name"], p["agent_id"], body.reason))
 
 
-def schedule_callback(ctx: ApiContext, who: Principal, p: dict[str, str], body: CallbackBody,
-                      req: falcon.Request) -> Any:
+def schedule_callback(
+    ctx: ApiContext, who: Principal, p: dict[str, str], body: CallbackBody, req: falcon.Request
+) -> Any:
     from ctilink.dialer.dialer import ScheduleCallback
 
     if who.role == "agent":
@@ -500,13 +579,24 @@ def routes() -> list[Route]:
         Route("GET", "/v1/agents", list_agents, "Agents in scope, from the engine snapshot", SUP),
         Route("GET", a, get_agent, "One agent's state"),
         Route("GET", a + "/history", agent_history, "One agent's recent state changes"),
-        Route("GET", a + "/events", agent_events, "The agent's event stream (SSE; resume with Last-Event-ID)",
-              query=("last_event_id",), stream=True),
+        Route(
+            "GET",
+            a + "/events",
+            agent_events,
+            "The agent's event stream (SSE; resume with Last-Event-ID)",
+            query=("last_event_id",),
+            stream=True,
+        ),
         Route("POST", a + "/login", agent_login, "Log in, optionally on a given endpoint", body=LoginBody),
         Route("POST", a + "/logout", _agent_action(lambda i, b: rq.AgentLogout(i)), "Log out (after the call)"),
         Route("POST", a + "/ready", _agent_action(lambda i, b: rq.AgentReady(i)), "Become ready"),
-        Route("POST", a + "/not-ready", _agent_action(lambda i, b: rq.AgentNotReady(i, b.reason)),
-              "Become not ready with a reason", body=NotReadyBody),
+        Route(
+            "POST",
+            a + "/not-ready",
+            _agent_action(lambda i, b: rq.AgentNotReady(i, b.reason)),
+            "Become not ready with a reason",
+            body=NotReadyBody,
+        ),
         Route("POST", a + "/end-wrap-up", _agent_action(lambda i, b: rq.EndWrapUp(i)), "End wrap-up now"),
         Route("POST", a + "/dial", agent_dial, "Click-to-dial: ring the agent, then the customer", body=DialBody),
         Route("POST", a + "/force-state", force_state, "Supervisor: force an agent's state", SUP, body=ForceStateBody),
@@ -516,23 +606,57 @@ def routes() -> list[Route]:
         Route("POST", c + "/hold", _call_action(lambda i, b: cc.HoldCall(i, True)), "Hold the customer"),
         Route("POST", c + "/unhold", _call_action(lambda i, b: cc.HoldCall(i, False)), "Take the customer off hold"),
         Route("POST", c + "/transfer", transfer, "Blind transfer to a queue, an agent or a number", body=TransferBody),
-        Route("POST", c + "/hangup", _call_action(lambda i, b: rq.HangupCall(i, b.cause)), "Hang up the call",
-              body=HangupBody),
-        Route("POST", c + "/dtmf", _call_action(lambda i, b: cc.SendDigits(i, b.digits)), "Send DTMF digits",
-              body=DtmfBody),
-        Route("POST", c + "/recording/start", _call_action(lambda i, b: cc.RecordCall(i, True, b.path)),
-              "Start recording", body=RecordBody),
-        Route("POST", c + "/recording/stop", _call_action(lambda i, b: cc.RecordCall(i, False, b.path)),
-              "Stop recording", body=RecordBody),
+        Route(
+            "POST",
+            c + "/hangup",
+            _call_action(lambda i, b: rq.HangupCall(i, b.cause)),
+            "Hang up the call",
+            body=HangupBody,
+        ),
+        Route(
+            "POST",
+            c + "/dtmf",
+            _call_action(lambda i, b: cc.SendDigits(i, b.digits)),
+            "Send DTMF digits",
+            body=DtmfBody,
+        ),
+        Route(
+            "POST",
+            c + "/recording/start",
+            _call_action(lambda i, b: cc.RecordCall(i, True, b.path)),
+            "Start recording",
+            body=RecordBody,
+        ),
+        Route(
+            "POST",
+            c + "/recording/stop",
+            _call_action(lambda i, b: cc.RecordCall(i, False, b.path)),
+            "Stop recording",
+            body=RecordBody,
+        ),
         Route("GET", "/v1/queues", list_queues, "Live queue view: waiting calls and agents by state", SUP),
         Route("GET", "/v1/queues/{name}", get_queue, "One queue's live view", SUP),
         Route("GET", "/v1/abandoned", abandoned, "Recently abandoned calls (number and wait) for calling back", SUP),
-        Route("GET", "/v1/lists/{list_name}", query_list, "Query a number list", SUP,
-              query=("number", "scope", "limit")),
-        Route("POST", "/v1/lists/{list_name}/entries", add_entry, "Add (or replace) a list entry", SUP,
-              body=ListEntryBody, status=201),
-        Route("DELETE", "/v1/lists/{list_name}/entries/{number}", remove_entry, "Remove a list entry", SUP,
-              query=("scope", "kind")),
+        Route(
+            "GET", "/v1/lists/{list_name}", query_list, "Query a number list", SUP, query=("number", "scope", "limit")
+        ),
+        Route(
+            "POST",
+            "/v1/lists/{list_name}/entries",
+            add_entry,
+            "Add (or replace) a list entry",
+            SUP,
+            body=ListEntryBody,
+            status=201,
+        ),
+        Route(
+            "DELETE",
+            "/v1/lists/{list_name}/entries/{number}",
+            remove_entry,
+            "Remove a list entry",
+            SUP,
+            query=("scope", "kind"),
+        ),
         Route("POST", "/v1/lists/{list_name}/import", import_entries, "Add many entries", SUP, body=ListImportBody),
         Route("GET", "/v1/campaigns", list_campaigns, "Outbound campaigns with their live statistics", SUP),
         Route("GET", k, get_campaign, "One campaign's live statistics", SUP),
@@ -541,16 +665,36 @@ def routes() -> list[Route]:
         Route("POST", k + "/resume", _campaign_action("resume"), "Resume a paused campaign", SUP),
         Route("POST", k + "/stop", _campaign_action("stop"), "Stop: no new dials, previews are returned", SUP),
         Route("POST", k + "/preview/{agent_id}/accept", preview_accept, "Preview mode: dial the offered contact"),
-        Route("POST", k + "/preview/{agent_id}/skip", preview_skip, "Preview mode: skip the offered contact",
-              body=PreviewSkipBody),
-        Route("POST", k + "/contacts/{contact_id}/callback", schedule_callback,
-              "Schedule a callback (optionally kept for one agent)", body=CallbackBody),
-        Route("POST", "/v1/admin/reload", reload_config,
-              "Re-read the configuration file: queues, skills and agents change, no agent's state does", ADMIN),
+        Route(
+            "POST",
+            k + "/preview/{agent_id}/skip",
+            preview_skip,
+            "Preview mode: skip the offered contact",
+            body=PreviewSkipBody,
+        ),
+        Route(
+            "POST",
+            k + "/contacts/{contact_id}/callback",
+            schedule_callback,
+            "Schedule a callback (optionally kept for one agent)",
+            body=CallbackBody,
+        ),
+        Route(
+            "POST",
+            "/v1/admin/reload",
+            reload_config,
+            "Re-read the configuration file: queues, skills and agents change, no agent's state does",
+            ADMIN,
+        ),
         Route("GET", "/v1/webhooks/dead-letters", dead_letters, "Webhook deliveries that gave up", ADMIN),
-        Route("POST", "/v1/webhooks/dead-letters/{endpoint}/{event_id}/retry", retry_dead,
-              "Queue a dead letter again", ADMIN),
+        Route(
+            "POST",
+            "/v1/webhooks/dead-letters/{endpoint}/{event_id}/retry",
+            retry_dead,
+            "Queue a dead letter again",
+            ADMIN,
+        ),
     ]
 
 
-__all__ = ["ApiContext", "BODIES", "routes"]
+__all__ = ["BODIES", "ApiContext", "routes"]

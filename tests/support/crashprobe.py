@@ -1,6 +1,7 @@
-"""Crash probe: a burst of acknowledged writes, for the kill-mid-burst durability test.
+"""Crash probe: a burst of acknowledged writes, for the kill-mid-burst test (acknowledgements
+follow commits; this says nothing about power loss, which SQLite's ``synchronous=FULL`` covers).
 
-Usage: ``python -m ctilink.store.crashprobe <db> [--count N]`` (N = 0, the default, runs until
+Usage: ``python tests/support/crashprobe.py <db> [--count N]`` (N = 0, the default, runs until
 killed). Rules: a line ``ack list <number>`` or ``ack call <call_id>`` is written to stdout, and
 flushed, only from the write's StoreWriter acknowledgement, i.e. after its batch committed. So
 every line a reader saw names a write that must survive a SIGKILL at any later moment.
@@ -44,7 +45,7 @@ def _printer(kind: str, ident: str):  # type: ignore[no-untyped-def]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ctilink.store.crashprobe")
+    parser = argparse.ArgumentParser(prog="crashprobe.py")
     parser.add_argument("db")
     parser.add_argument("--count", type=int, default=0, help="writes to make (0: until killed)")
     opts = parser.parse_args(argv)
@@ -61,8 +62,14 @@ def main(argv: list[str] | None = None) -> int:
             writer.submit("put_list_entries", [entry], on_done=_printer("list", number))
         else:
             call_id = probe_call_id(i)
-            record = CallRecord(call_id=call_id, started_at=float(i), queue="probe", disposition="answered",
-                                customer_number=probe_number(i), data={"i": i, "note": "crash probe"})
+            record = CallRecord(
+                call_id=call_id,
+                started_at=float(i),
+                queue="probe",
+                disposition="answered",
+                customer_number=probe_number(i),
+                data={"i": i, "note": "crash probe"},
+            )
             writer.submit("put_call_record", record, on_done=_printer("call", call_id))
         i += 1
     writer.stop()
