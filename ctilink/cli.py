@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 
 from ctilink.config import ConfigError, load_config, masked_dump
+from ctilink.dialer.campaign import CampaignConfig
 from ctilink.logs import configure_logging
 
 
@@ -130,7 +131,7 @@ def _mapping(text: str) -> dict[str, str]:
     return out
 
 
-def _campaign_configs(path: str | None) -> dict[str, object]:
+def _campaign_configs(path: str | None) -> dict[str, CampaignConfig]:
     if path is None:
         return {}
     return {c.name: c for c in load_config(path).campaigns}

@@ -92,7 +92,7 @@ INJECTIONS = [
 ]
 
 
-def test_the_plain_encoding_in_the_brief_is_what_we_send() -> None:
+def test_the_plain_encoder_url_encodes_a_newline_in_a_value_as_freeswitch_does() -> None:
     headers, body, _ = recorded("plain", "CHANNEL_PARK")
     headers["Caller-Caller-ID-Name"] = "Bob\nEvent-Name: CHANNEL_HANGUP"
     assert b"\nCaller-Caller-ID-Name: Bob%0AEvent-Name%3A%20CHANNEL_HANGUP\n" in frame_plain(headers, body)

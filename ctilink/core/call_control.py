@@ -44,6 +44,7 @@ from ctilink.esl.commands import (
 from ctilink.events import ChannelAnswered, ChannelEvent, ChannelHungUp
 
 if TYPE_CHECKING:
+    from ctilink.core.call import Call
     from ctilink.core.engine import Engine
 
 
@@ -152,7 +153,7 @@ def handle(engine: Engine, req: rq.Request) -> None:
         _monitor(engine, req)
 
 
-def _customer(engine: Engine, call_id: str) -> object:
+def _customer(engine: Engine, call_id: str) -> Call:
     call = engine._calls.get(call_id)
     if call is None or call.state is CallState.ENDED:
         raise UnknownCall(call_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Enum
+from typing import Any
 
 from ctilink.core.agent import TRANSITIONS as AGENT_TRANSITIONS
 from ctilink.core.call import CALL_TRANSITIONS, LEG_TRANSITIONS
@@ -17,7 +18,7 @@ def _node(state: Enum) -> str:
     return state.name.lower()
 
 
-def mermaid(table: Mapping[Enum, Mapping[Enum, Enum]]) -> str:
+def mermaid(table: Mapping[Any, Mapping[Any, Enum]]) -> str:
     """A ``stateDiagram-v2`` block with one arrow per (state, event) entry of ``table``."""
     lines = ["```mermaid", "stateDiagram-v2"]
     for state, edges in table.items():

@@ -60,7 +60,7 @@ import re
 import uuid as uuid_module
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import structlog
 
@@ -141,7 +141,7 @@ from ctilink.core.notifications import (
     StickyRouted,
 )
 from ctilink.core.queue import QueueRuntime
-from ctilink.core.routing import compile_steps, first_step, skill_score
+from ctilink.core.routing import Requirement, compile_steps, first_step, skill_score
 from ctilink.core.screening import CallInfo, CandidateAgent, CustomStrategy, ScreenDecision, ScreenHook, accept_all
 from ctilink.core.snapshot import AgentView, CallView, EngineSnapshot, QueueView, WaitingCallView
 from ctilink.core.sticky import StickyMemory, StickyRow
@@ -240,7 +240,7 @@ class Engine:
         self._agents: dict[str, Agent] = {}
         self._queues: dict[str, QueueRuntime] = {}
         self._queue_configs: list[QueueConfig] = []
-        self._base_of: dict = {}
+        self._base_of: dict[str, Requirement] = {}
         self._calls: dict[str, Call] = {}  # live calls, and ended ones waiting for wrap-up
         self._by_uuid: dict[str, Call] = {}  # customer uuid -> live call
         self._legs: dict[str, Leg] = {}
@@ -459,14 +459,19 @@ class Engine:
             for step, bucket in enumerate(rt.waiting):
                 for entry in bucket:
                     listed[entry[3]] = listed.get(entry[3], 0) + 1
-                    call = self._calls.get(entry[3])
-                    if call is None or call.state is not CallState.QUEUED or call.queue != rt.name or call.step != step:
+                    listed_call = self._calls.get(entry[3])
+                    if (
+                        listed_call is None
+                        or listed_call.state is not CallState.QUEUED
+                        or listed_call.queue != rt.name
+                        or listed_call.step != step
+                    ):
                         problems.append(
                             f"waiting list {rt.name}[{step}] holds call {entry[3]} that is not waiting there"
                         )
             for entry in rt.all_waiting:
-                call = self._calls.get(entry[3])
-                if call is None or call.state is not CallState.QUEUED or call.queue != rt.name:
+                listed_call = self._calls.get(entry[3])
+                if listed_call is None or listed_call.state is not CallState.QUEUED or listed_call.queue != rt.name:
                     problems.append(f"position list {rt.name} holds call {entry[3]} that is not waiting there")
             if sum(len(b) for b in rt.waiting) + held.get(rt.name, 0) != len(rt.all_waiting):
                 problems.append(f"queue {rt.name}: per-step lists and position list disagree")
@@ -487,10 +492,10 @@ class Engine:
             if call.state is CallState.QUEUED and count != expected:
                 problems.append(f"call {call.call_id} is queued but listed {count} times (held: {call.held_for})")
             if call.held_for is not None:
-                agent = self._agents.get(call.held_for)
+                holder = self._agents.get(call.held_for)
                 if call.state is not CallState.QUEUED or call.call_id not in self._waiters.get(call.held_for, {}):
                     problems.append(f"call {call.call_id} held for {call.held_for} but {call.state} / not indexed")
-                elif agent is not None and agent.in_pools and (call.queue or "") in agent.memberships:
+                elif holder is not None and holder.in_pools and (call.queue or "") in agent.memberships:
                     problems.append(f"call {call.call_id} held for {call.held_for}, who is offerable")
             if call.state is not CallState.QUEUED and count:
                 problems.append(f"call {call.call_id} is {call.state} but still listed")
@@ -510,12 +515,12 @@ class Engine:
                 problems.append(f"call {call.call_id} is live but not indexed by its uuid")
         for agent_id, calls in self._waiters.items():
             for call_id in calls:
-                call = self._calls.get(call_id)
-                if call is None or call.held_for != agent_id:
+                waiter = self._calls.get(call_id)
+                if waiter is None or waiter.held_for != agent_id:
                     problems.append(f"sticky waiters of {agent_id} list call {call_id} that is not held for them")
         for uuid, leg in self._legs.items():
-            agent = self._agents.get(leg.agent_id)
-            if agent is None or uuid not in agent.legs:
+            owner = self._agents.get(leg.agent_id)
+            if owner is None or uuid not in owner.legs:
                 problems.append(f"leg {uuid} not on its agent {leg.agent_id}")
         return problems
 
@@ -686,16 +691,16 @@ class Engine:
         for agent in self._agents.values():
             agent.memberships = self._memberships(agent.profile)
             self._refresh(agent)
-        orphans = []
+        orphans: list[Call] = []
         for call in self._calls.values():
             if not call.in_list:
                 continue
             call.in_list = False
-            rt = new.get(call.queue or "")
-            if rt is None:
+            target = new.get(call.queue or "")
+            if target is None:
                 orphans.append(call)
                 continue
-            call.step = min(call.step, rt.last_step)
+            call.step = min(call.step, target.last_step)
             self._insert_waiting(call)
             self._dirty_calls[call.call_id] = None
         for call in orphans:
@@ -935,7 +940,7 @@ class Engine:
                 if not self._match_call(held):
                     self._release_hold(held, "fallback")
                 continue
-            best: tuple | None = None
+            best: tuple[tuple[bool, Any, Any, Any], Call] | None = None
             for name, k in agent.memberships.items():
                 rt = self._queues[name]
                 for s in range(k, len(rt.steps)):
@@ -1060,7 +1065,8 @@ class Engine:
                     state=agent.state.value,
                 )
             self._leg_outcome(leg, OfferOutcome.CANCELLED, "LOSE_RACE")
-            if leg.state is not LegState.CANCELLING:
+            after: LegState = leg.state  # _leg_outcome may have started the cancel already
+            if after is not LegState.CANCELLING:
                 self._cancel_leg(leg, "LOSE_RACE")
             return
         leg.apply(LegEvent.ANSWER)
@@ -2304,7 +2310,7 @@ class Engine:
         self._check_queue_set(queues, self.config.default_route)
         self._rebuild_queues(queues)
 
-    _REQUEST_HANDLERS: ClassVar[dict[type, Callable[[Engine, rq.Request], None]]] = {
+    _REQUEST_HANDLERS: ClassVar[dict[type, Callable[[Engine, Any], None]]] = {
         rq.AgentLogin: _req_login,
         rq.AgentLogout: _req_logout,
         rq.AgentReady: _req_ready,
@@ -2369,10 +2375,10 @@ class Engine:
 
     def _agent_problems(self, agent: Agent) -> list[str]:
         problems = []
-        legs = [self._legs.get(u) for u in agent.legs]
-        if any(leg is None for leg in legs):
+        known = [self._legs.get(u) for u in agent.legs]
+        if any(leg is None for leg in known):
             problems.append(f"agent {agent.id} points at a leg the engine forgot")
-        legs = [leg for leg in legs if leg is not None]
+        legs = [leg for leg in known if leg is not None]
         talking = [leg for leg in legs if leg.state is LegState.CONNECTED]
         if agent.reservation is not None and (agent.state is not AgentState.RESERVED or legs):
             problems.append(f"agent {agent.id} holds a reservation while {agent.state.value} with {len(legs)} legs")

@@ -204,17 +204,19 @@ class ListScreen:
             "cause": cause,
         }
         try:
+            # Raw operator values go in as they came: Entry.__post_init__ checks each field's
+            # type and value and names the bad one, which is the error the operator must see.
             return build_entry(
                 name,
                 number,
                 self.region,
-                scope=scope,
-                expires_at=expires_at,
+                scope=scope,  # type: ignore[arg-type]
+                expires_at=expires_at,  # type: ignore[arg-type]
                 reason=reason,  # type: ignore[arg-type]
-                added_by=added_by,
+                added_by=added_by,  # type: ignore[arg-type]
                 added_at=now,
-                priority=priority,
-                target=target,
+                priority=priority,  # type: ignore[arg-type]
+                target=target,  # type: ignore[arg-type]
                 action=action,  # type: ignore[arg-type]
                 cause=cause,  # type: ignore[arg-type]
             )
@@ -283,7 +285,7 @@ class ListScreen:
         """Normalize a (list, number, scope, kind) key given by an operator."""
         name = list_name_of(list_name)
         try:
-            entry_kind = EntryKind(kind)
+            entry_kind = EntryKind(kind)  # type: ignore[arg-type]  # ValueError below names it
         except ValueError:
             raise InvalidListEntry("kind", kind, f"expected exact, prefix or anonymous, got {quoted(kind)}") from None
         try:

@@ -343,9 +343,10 @@ class Dialer:
             self._contact_note(c, contact)
             self._pace(c, now)
         elif isinstance(req, ScheduleCallback):
-            contact = c.contacts.get(req.contact_id)
-            if contact is None:
+            found = c.contacts.get(req.contact_id)
+            if found is None:
                 raise DialerError(f"unknown contact {req.contact_id!r:.40} in campaign {c.config.name}")
+            contact = found
             if contact.status == "dialing":
                 raise DialerError(f"contact {req.contact_id!r:.40} is being dialed")
             if req.agent_id is not None and c.config.agents and req.agent_id not in c.config.agents:
@@ -791,7 +792,7 @@ class Dialer:
         if d is None or d.live or d.machine or d.answered_at is None:
             return
         d.amd_until = None
-        if str(ev.result.value if hasattr(ev.result, "value") else ev.result).lower() in ("machine", "fax"):
+        if str(getattr(ev.result, "value", ev.result)).lower() in ("machine", "fax"):
             d.machine = True
             c.stats.dial_ended(Outcome.MACHINE, d.answered_at - d.started_at)
             c.stats.counted_machine_hangup(c.config.machine_abandon_weight)

@@ -91,7 +91,7 @@ class CampaignEngine:
 
     def _withdraw(self, total: Effects, out: DialerOutput, refused: rq.ReserveAgent, now: float, depth: int) -> None:
         """The engine would not hold the agent: the preview never reaches them and its contact goes back."""
-        shown = [
+        shown: list[object] = [
             n
             for n in out.notifications
             if isinstance(n, PreviewOffered)

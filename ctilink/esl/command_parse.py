@@ -20,9 +20,8 @@ Owns no state, knows nothing about sockets.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ctilink.esl.commands import (
     Answer,

@@ -222,6 +222,7 @@ def _spec(cls: type[Event]) -> _Spec:
 
 _E = TypeVar("_E", bound=Event)
 
+
 def _new(cls: type[_E], values: dict[str, Any]) -> _E:
     """Build a model from already-validated values without a validation pass.
 

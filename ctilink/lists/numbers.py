@@ -151,6 +151,8 @@ def normalize_number(raw: str | None, default_region: str, *, strict: bool = Fal
 @lru_cache(maxsize=512)
 def _region_prefixes(region: str) -> tuple[str, str, str]:
     meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None:
+        raise ValueError(f"no numbering metadata for region {region!r}")
     idd = meta.international_prefix or ""
     # Some regions describe their IDD as a pattern; only a plain digit run can be stripped safely.
     idd = idd if idd.isdigit() else ""

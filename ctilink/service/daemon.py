@@ -74,6 +74,8 @@ MAX_LOADED_CONTACTS = 1_000_000
 class Daemon:
     """The running service. Build it with :meth:`live` or :meth:`simulated`, then :meth:`start`."""
 
+    _switchboard: Switchboard  # live daemons only: set by live()
+
     def __init__(
         self,
         config: Config,
@@ -190,9 +192,9 @@ class Daemon:
         engine = runtime.engine if runtime is not None else sim.engine
         daemon = cls(
             config,
-            engine,
+            engine,  # type: ignore[arg-type]  # the simulated switch's engine-like wrapper
             registry=registry,
-            store=store,  # type: ignore[arg-type]
+            store=store,
             dialer=runtime.dialer if runtime is not None else None,
         )
         daemon._load_state(sim.now)

@@ -60,15 +60,15 @@ def _resolve(host: str, port: int, allow: tuple[frozenset[str], tuple[Network, .
     if not addresses:
         raise HttpClientError(f"{host!r} did not resolve")
     if allow is None:
-        return addresses[0]
+        return str(addresses[0])
     names, nets = allow
     if host.lower().rstrip(".") in names:
-        return addresses[0]
+        return str(addresses[0])
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         if not any(ip in net for net in nets):
             raise DestinationRefused(f"host {host!r} ({address}) is not in the destination allowlist")
-    return addresses[0]
+    return str(addresses[0])
 
 
 class _Conn(http.client.HTTPConnection):

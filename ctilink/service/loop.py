@@ -75,7 +75,7 @@ class EngineLoop:
 
     @property
     def depth(self) -> int:
-        return self._inbox.qsize()
+        return int(self._inbox.qsize())
 
     # -- the greenlet ---------------------------------------------------------------------------
 

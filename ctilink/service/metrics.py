@@ -738,10 +738,10 @@ class KpiMetrics:
             counts_by_queue[label] = counts_by_queue.get(label, 0) + 1
             if call.wait_s > oldest.get(label, 0.0):
                 oldest[label] = call.wait_s
-        for view in snapshot.queues:
-            label = self._queue(view.name)
-            self._q_logged_in.labels(label).set(view.logged_in_agents)
-            self._q_available.labels(label).set(view.available_agents)
+        for queue_view in snapshot.queues:
+            label = self._queue(queue_view.name)
+            self._q_logged_in.labels(label).set(queue_view.logged_in_agents)
+            self._q_available.labels(label).set(queue_view.available_agents)
             if label not in self._thresholds:
                 self._sl_threshold.labels(label).set(self.default_service_level_s)
         # Every queue label ever used is set, so a queue that emptied reads 0, not its last value.
@@ -827,7 +827,7 @@ class DialerMetrics:
     def observe(self, note: object, now: float) -> None:
         kind = type(note).__name__
         if kind == "AttemptRecorded":
-            attempt: Any = note.attempt
+            attempt: Any = note.attempt  # type: ignore[attr-defined]  # dispatched on the class name
             if attempt.ended_at is None or attempt.outcome in (None, "refused"):
                 return
             self._dials.labels(self._campaigns(attempt.campaign), self._outcomes(attempt.outcome)).inc()

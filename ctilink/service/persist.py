@@ -72,7 +72,7 @@ def load_run_states(store: Store) -> dict[str, CampaignState]:
     states = {}
     for name, blob in store.list_configs("campaign").items():
         try:
-            states[name] = CampaignState(blob.get(RUN_STATE_KEY))
+            states[name] = CampaignState(str(blob.get(RUN_STATE_KEY)))
         except ValueError:
             continue
     return states

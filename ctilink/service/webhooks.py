@@ -86,7 +86,7 @@ def verify(
 def backoff_s(attempts: int, base_s: float, cap_s: float, rng: random.Random) -> float:
     """Wait before the next try after ``attempts`` failures: capped exponential, 50-100 % jitter."""
     step = min(cap_s, base_s * (2 ** min(attempts - 1, 60)))
-    return step * (0.5 + 0.5 * rng.random())
+    return float(step * (0.5 + 0.5 * rng.random()))
 
 
 @dataclass(slots=True)

@@ -3,7 +3,7 @@
 Rules:
 - The fabric emits exactly the typed events of :mod:`ctilink.events` that the ESL edge would produce
   for the same traffic, in the order FreeSWITCH 1.10 sends them (checked against the recorded
-  fixtures in ``/work/shared/fixtures/esl``): timestamps are virtual ``now``, ``sequence`` increases
+  recordings in ``tests/fixtures/esl``): timestamps are virtual ``now``, ``sequence`` increases
   by one per event, every event names the node and the switch's core uuid, and a leg's ``ctilink_*``
   variables ride on every event of that leg.
 - Every command is data in, events out. A command the real switch would refuse (unknown uuid, bridge

@@ -404,7 +404,8 @@ class SqliteStore(Store):
         until: float | None = None,
         limit: int = 100,
     ) -> list[CallRecord]:
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         for column, value in (("queue", queue), ("customer_number", customer_number), ("disposition", disposition)):
             if value is not None:
                 where.append(f"{column} = ?")

@@ -79,7 +79,9 @@ class StoreWriter:
             raise StoreError("StoreWriter already started")
         self._greenlet = gevent.spawn(self._run)
 
-    def submit(self, op: str | Op, *args: Any, on_done: Done | None = None, **kwargs: Any) -> AsyncResult:
+    def submit(
+        self, op: str | Op | Callable[..., Any], *args: Any, on_done: Done | None = None, **kwargs: Any
+    ) -> AsyncResult:
         """Queue a write: a :data:`WRITE_METHODS` name with its arguments, or ``op(store)``.
 
         Returns an AsyncResult set (after commit) to the op's return value, or to its exception.
@@ -109,7 +111,7 @@ class StoreWriter:
         self.submit(lambda store: None).get()
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        return int(self._queue.qsize())
 
     def stop(self, timeout: float | None = None) -> None:
         """Commit what is queued, then end the writer greenlet."""

@@ -115,7 +115,8 @@ def parse_event(headers: dict[str, str], body: bytes) -> dict[str, str]:
     from urllib.parse import unquote
 
     if headers.get("Content-Type") == "text/event-json":
-        return json.loads(body)
+        parsed: dict[str, str] = json.loads(body)
+        return parsed
     head, _, rest = body.partition(b"\n\n")
     out: dict[str, str] = {}
     for line in head.decode("utf-8").split("\n"):

@@ -637,7 +637,7 @@ class FakeSwitch:
         ch = self.channels.get(uid)
         if ch is None:
             return "-ERR No such channel!\n"
-        return handler(ch, argv)
+        return str(handler(ch, argv))
 
     def _api_uuid_kill(self, ch: FakeChannel, argv: list[str]) -> str:
         cause = argv[1] if len(argv) > 1 else "NORMAL_CLEARING"

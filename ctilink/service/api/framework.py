@@ -144,7 +144,9 @@ def _handle_auth_error(req: falcon.Request, resp: falcon.Response, ex: AuthError
         resp.set_header("WWW-Authenticate", 'Bearer realm="ctilink"')
 
 
-def build_falcon(ctx: Any, auth: TokenAuth, routes: list[Route], *, max_body: int) -> falcon.App:
+def build_falcon(
+    ctx: Any, auth: TokenAuth, routes: list[Route], *, max_body: int
+) -> falcon.App[falcon.Request, falcon.Response]:
     app = falcon.App()
     app.add_error_handler(ApiError, _handle_api_error)
     app.add_error_handler(AuthError, _handle_auth_error)
