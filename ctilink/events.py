@@ -179,6 +179,17 @@ class JobCompleted(Event):
         return self.body.startswith("+OK")
 
 
+class CommandFailed(Event):
+    """A command ctilink decided on never took effect: it could not be rendered safely, could not be
+    written to the node, or the node refused it. Posted by the daemon's switch link (not by
+    FreeSWITCH), so the engine learns of every failed command instead of waiting on it."""
+
+    command: str
+    reason: str
+    job_uuid: str | None = None
+    uuid: str | None = None
+
+
 class Heartbeat(Event):
     """HEARTBEAT: the switch is alive."""
 
@@ -231,6 +242,7 @@ AnyEvent = (
     | EndpointExpired
     | MachineDetected
     | JobCompleted
+    | CommandFailed
     | Heartbeat
     | SwitchShutdown
     | Resynced
@@ -250,6 +262,7 @@ __all__ = [
     "ChannelUnbridged",
     "ChannelUnheld",
     "ChannelUnparked",
+    "CommandFailed",
     "Direction",
     "DtmfReceived",
     "EndpointEvent",

@@ -61,6 +61,7 @@ class OfferOutcome(StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    NOT_SENT = "not-sent"  # the originate never reached the switch, or it refused the command
 
 
 class LegState(StrEnum):
@@ -202,6 +203,9 @@ class Leg:
     wrap_started: float | None = None
     disposition_code: str | None = None
     token: int = 0  # invalidates this leg's pending timers
+    # FreeSWITCH's originate owns the leg until its job returns: the bridge waits for that.
+    job_done: bool = False
+    bridge_pending: bool = False
 
     def apply(self, event: LegEvent) -> LegState:
         target = LEG_TRANSITIONS[self.state].get(event)

@@ -168,6 +168,7 @@ from ctilink.events import (
     ChannelParked,
     ChannelProgress,
     ChannelUnheld,
+    CommandFailed,
     EndpointEvent,
     EndpointExpired,
     EndpointRegistered,
@@ -179,11 +180,11 @@ from ctilink.events import (
 )
 from ctilink.lists.model import BlockAction, Entry
 from ctilink.lists.numbers import ANONYMOUS
+from ctilink.values import display_caller_id
 
 log = structlog.get_logger("ctilink.core")
 
 _CAUSE = re.compile(r"^[A-Z_]{1,40}$")
-_NUMBER = re.compile(r"^[+0-9A-Za-z*#._-]{1,32}$")
 _PRIORITY = re.compile(r"^[0-9]{1,3}$")
 _DESTINATION = re.compile(DESTINATION_PATTERN)
 _NAME = re.compile(NAME_PATTERN)
@@ -282,6 +283,8 @@ class Engine:
                 self._on_channel(item)
             elif isinstance(item, JobCompleted):
                 self._on_job(item)
+            elif isinstance(item, CommandFailed):
+                self._on_command_failed(item)
             elif isinstance(item, EndpointEvent):
                 self._on_presence(item)
             elif isinstance(item, SwitchShutdown):
@@ -981,7 +984,8 @@ class Engine:
         call.ringing[leg_uuid] = leg
         call.legs.append(leg)
         agent.legs[leg_uuid] = call.call_id
-        number = call.caller_number if call.caller_number and _NUMBER.match(call.caller_number) else None
+        # The agent's phone shows what it safely can; the call keeps the caller's original number.
+        number, name = display_caller_id(call.caller_number, None)
         self._cmd(
             Originate(
                 uuid=leg_uuid,
@@ -989,6 +993,7 @@ class Engine:
                 job_uuid=job_uuid,
                 variables={"ctilink_call_id": call.call_id, "ctilink_role": "agent", "ctilink_agent_id": agent.id},
                 caller_id_number=number,
+                caller_id_name=name,
                 timeout_s=timeout,
                 application="park",
                 node=call.node,
@@ -1024,15 +1029,21 @@ class Engine:
                     agent.pending_not_ready = "no-answer"
             elif outcome is OfferOutcome.BUSY:
                 agent.pending_delay = max(agent.pending_delay, cfg.busy_delay_s)
+            elif outcome is OfferOutcome.NOT_SENT:
+                # Not the agent's fault (no streak, no pause); the short rest only keeps a command
+                # the switch keeps refusing from being retried in a tight loop.
+                agent.pending_delay = max(agent.pending_delay, cfg.busy_delay_s)
             elif outcome is OfferOutcome.REJECTED:
                 agent.pending_delay = max(agent.pending_delay, cfg.reject_delay_s)
             elif outcome is OfferOutcome.ANSWERED:
                 agent.no_answer_streak = 0
-        if outcome is not OfferOutcome.ANSWERED and leg.state in (LegState.ORIGINATING, LegState.RINGING):
+        if outcome is OfferOutcome.NOT_SENT:
+            pass  # no leg exists on the switch: nothing to hang up
+        elif outcome is not OfferOutcome.ANSWERED and leg.state in (LegState.ORIGINATING, LegState.RINGING):
             self._cancel_leg(leg, kill_cause)
         call = self._calls.get(leg.call_id)
         if call is not None and call.ringing.pop(leg.uuid, None) is not None:
-            if outcome is not OfferOutcome.ANSWERED and outcome is not OfferOutcome.CANCELLED:
+            if outcome not in (OfferOutcome.ANSWERED, OfferOutcome.CANCELLED):
                 call.last_failed_agent = leg.agent_id
             if outcome is not OfferOutcome.ANSWERED and call.state is CallState.OFFERING and not call.ringing:
                 self._offers_exhausted(call)
@@ -1088,9 +1099,12 @@ class Engine:
             call.answered_at = now
             if rt is not None:
                 call.service_level_met = wait <= rt.config.service_level_s
-        # Cut hold music / an announcement at once so the agent never gets dead air, then bridge.
-        self._cmd(Break(call.uuid, node=call.node))
-        self._cmd(Bridge(call.uuid, leg.uuid, node=call.node))
+        if leg.job_done:
+            self._bridge(call, leg)
+        else:
+            # The originate still owns the leg: bridging it now would make FreeSWITCH cancel that
+            # originate (ORIGINATOR_CANCEL) under the answered leg. Its job's +OK bridges it.
+            leg.bridge_pending = True
         if agent is not None:
             agent.calls_answered += 1
             if agent.state is AgentState.WRAP_UP:
@@ -1098,6 +1112,26 @@ class Engine:
             self._agent_apply(agent, AgentEvent.ANSWER, call.queue)
             self._pull(agent)
         self._note(CallAnswered(call.call_id, leg.agent_id, leg.uuid, call.queue or "", wait, now))
+
+    def _bridge(self, call: Call, leg: Leg) -> None:
+        """Join the caller to the answered agent leg (its originate has returned)."""
+        leg.bridge_pending = False
+        # Cut hold music / an announcement at once so the agent never gets dead air, then bridge.
+        self._cmd(Break(call.uuid, node=call.node))
+        self._cmd(Bridge(call.uuid, leg.uuid, node=call.node))
+
+    def _bridge_if_pending(self, leg: Leg) -> None:
+        if not leg.bridge_pending:
+            return
+        leg.bridge_pending = False
+        call = self._calls.get(leg.call_id)
+        if (
+            call is not None
+            and call.state is CallState.CONNECTED
+            and call.connected is leg
+            and leg.state is LegState.CONNECTED
+        ):
+            self._bridge(call, leg)
 
     def _leg_gone(self, leg: Leg, cause: str, sip_code: int | None = None) -> None:
         """The switch says the agent leg no longer exists (hangup or failed originate)."""
@@ -1992,15 +2026,35 @@ class Engine:
                 call.timer_token += 1
                 self._timer(self._now + self.config.cancel_grace_s, "leave", call.call_id, call.timer_token)
 
+    def _on_command_failed(self, ev: CommandFailed) -> None:
+        """A command never took effect. For an originate, the offer failed through no fault of the
+        agent: their leg never existed, the call keeps its place and is offered again."""
+        # (Logged once, by the link that saw it fail.)
+        leg = self._jobs.get(ev.job_uuid) if ev.job_uuid is not None else None
+        if leg is None or leg.state not in (LegState.ORIGINATING, LegState.RINGING):
+            return  # the channel events keep the truth about legs that exist
+        leg.job_done = True
+        self._leg_outcome(leg, OfferOutcome.NOT_SENT, "")
+        self._leg_gone(leg, "NORMAL_TEMPORARY_FAILURE")
+
     def _on_job(self, ev: JobCompleted) -> None:
         leg = self._jobs.get(ev.job_uuid)
         if leg is None:
             return
+        leg.job_done = True
         if ev.ok:
             if leg.state in (LegState.ORIGINATING, LegState.RINGING):
                 self._leg_answered(leg)  # the answer event was lost; the job says it answered
             elif leg.state is LegState.CANCELLING:
                 self._cmd(Hangup(leg.uuid, "LOSE_RACE", node=leg.node))
+            else:
+                self._bridge_if_pending(leg)
+            return
+        if leg.state is LegState.CONNECTED:
+            # Channel events are the truth about a leg: this one answered, so a failed job only
+            # says how the originate ended. The leg lives until a hang-up event says otherwise.
+            log.warning("originate job failed for a leg that answered", uuid=leg.uuid, job=ev.body.strip()[:80])
+            self._bridge_if_pending(leg)
             return
         parts = ev.body.split()
         cause = parts[1] if len(parts) > 1 and _CAUSE.match(parts[1]) else "NORMAL_TEMPORARY_FAILURE"

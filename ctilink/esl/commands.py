@@ -36,6 +36,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ctilink.values import NUMBER_RE
+
 # ---------------------------------------------------------------------------------------------
 # Command data (the contract the core is written against)
 # ---------------------------------------------------------------------------------------------
@@ -252,7 +254,6 @@ class RenderedCommand:
 
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-NUMBER_RE = re.compile(r"\+?[0-9*#]{1,32}")
 _TOKEN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 _USER = r"[A-Za-z0-9+][A-Za-z0-9_.+-]{0,63}"
 _HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])"

@@ -7,8 +7,11 @@ Rules:
   pipelined (no wait for one reply before writing the next), so the engine greenlet never waits
   on a socket. Calls that take time go through ``bgapi``; their outcome comes back as a
   JobCompleted event like any other.
-- A command for a node that is not connected fails here (logged, counted by the connection's
-  metrics); the engine learns the truth from the resync after the reconnect.
+- A command never vanishes: one that cannot be rendered safely, cannot be written (node not
+  connected) or is refused by the node is logged here once and handed back to the engine as a
+  :class:`~ctilink.events.CommandFailed` input, so an offer whose originate never ran is failed
+  and re-offered at once instead of waiting for a timer. The engine acts on the ones that matter
+  (originates); channel events stay the truth about legs.
 - No routing decision is made here (DESIGN.md: the edges only translate).
 """
 
@@ -23,6 +26,7 @@ import structlog
 
 from ctilink.esl.commands import Command, UnsafeValueError
 from ctilink.esl.connection import ApiResult, EslConnection, EslError
+from ctilink.events import CommandFailed
 
 log = structlog.get_logger("ctilink.switchlink")
 
@@ -67,29 +71,38 @@ class NodeLink:
             try:
                 self.conn.send(command).rawlink(self._settled(command))
             except UnsafeValueError as exc:
-                self.failed += 1
                 log.error("command_unsafe", node=self.node, command=type(command).__name__, field=exc.field)
+                self._failed(command, f"unsafe value in {exc.field}")
             except EslError as exc:
-                self.failed += 1
                 log.warning("command_failed", node=self.node, command=type(command).__name__, error=type(exc).__name__)
+                self._failed(command, type(exc).__name__)
+
+    def _failed(self, command: Command, reason: str) -> None:
+        self.failed += 1
+        self._post(
+            CommandFailed(
+                node=self.node,
+                command=type(command).__name__,
+                reason=reason[:200],
+                job_uuid=getattr(command, "job_uuid", None),
+                uuid=getattr(command, "uuid", None),
+            )
+        )
 
     def _settled(self, command: Command) -> Callable[[gevent.event.AsyncResult], None]:
         def check(result: gevent.event.AsyncResult) -> None:
             if not result.successful():
-                self.failed += 1
                 log.warning(
                     "command_failed",
                     node=self.node,
                     command=type(command).__name__,
                     error=type(result.exception).__name__,
                 )
+                self._failed(command, f"{type(result.exception).__name__}: {result.exception}")
             elif isinstance(result.value, ApiResult) and not result.value.ok:
-                log.warning(
-                    "command_refused",
-                    node=self.node,
-                    command=type(command).__name__,
-                    reply=result.value.body.strip()[:200],
-                )
+                reply = result.value.body.strip()[:200]
+                log.warning("command_refused", node=self.node, command=type(command).__name__, reply=reply)
+                self._failed(command, reply)
 
         return check
 

@@ -26,9 +26,15 @@ API::
     srv.set_api_handler("sofia status", fn)   # fn(args: str) -> str body; overrides built-ins
     srv.set_endpoint("sofia/external/agent1002@", Endpoint("busy", delay_s=0.5))
     srv.wait_for_command(lambda text: text.startswith("api uuid_bridge"), timeout=5) -> str
+    srv.wait_for_jobs(3, timeout=5) -> [body, ...]  # the first BACKGROUND_JOB bodies, once sent
     srv.send_raw(b"...")               # raw bytes to every connected client (malformed-frame tests)
     uuid = srv.inbound_call("15551230001", "Alice Example", "7000", {"ctilink_queue": "support"})
     srv.channels                       # uuid -> FakeChannel (live channels)
+
+Originate ownership, as in FreeSWITCH: an answered leg stays its originate's for
+``originate_settle_s`` (real seconds); a ``uuid_bridge`` or ``uuid_transfer`` of it in that window
+makes the originate's result ``-ERR ORIGINATOR_CANCEL`` while the leg lives on (recorded in
+``tests/fixtures/esl-ctilink/answer_bridge_race``).
 
 Endpoint behaviours (matched by longest dial-string prefix, default answer): ``answer`` after
 ``delay_s``; ``busy`` (486, USER_BUSY); ``no_answer`` (NO_ANSWER after ``originate_timeout``);
@@ -94,6 +100,10 @@ class FakeChannel:
     parked: bool = False
     held: bool = False
     hangup_cause: str | None = None
+    # While its originate has not returned, FreeSWITCH's originate thread owns the leg: a
+    # uuid_bridge / uuid_transfer that takes it away makes that originate fail (the leg lives on).
+    owned_by_originate: bool = False
+    taken_from_originate: bool = False
 
 
 _STATE_NUMBERS = {
@@ -157,6 +167,7 @@ class FakeSwitch:
         port: int = 0,
         heartbeat_interval: float | None = 20.0,
         time_scale: float = 1.0,
+        originate_settle_s: float = 0.05,
     ) -> None:
         self.password = password
         self.core_uuid = core_uuid or str(uuidlib.uuid4())
@@ -164,6 +175,9 @@ class FakeSwitch:
         self.port = port
         self.heartbeat_interval = heartbeat_interval
         self.time_scale = time_scale
+        # Real seconds between an originated leg's CHANNEL_ANSWER and its originate returning (not
+        # scaled: it is the window in which a real switch cancels an originate whose leg is taken).
+        self.originate_settle_s = originate_settle_s
         self.commands: list[str] = []
         self.channels: dict[str, FakeChannel] = {}
         self.endpoints: dict[str, Endpoint] = {}
@@ -177,6 +191,8 @@ class FakeSwitch:
         self._server: gevent.server.StreamServer | None = None
         self._greenlets: list[gevent.Greenlet] = []
         self._command_arrived = gevent.event.Event()
+        self.job_results: dict[str, str] = {}  # Job-UUID -> the BACKGROUND_JOB body sent
+        self._job_done = gevent.event.Event()
         self.on_command: list[Callable[[str], None]] = []  # called with each command line as it arrives
         self._silent = False
         self._reject = False
@@ -235,6 +251,19 @@ class FakeSwitch:
 
     def set_endpoint(self, dial_prefix: str, behaviour: Endpoint) -> None:
         self.endpoints[dial_prefix] = behaviour
+
+    def wait_for_jobs(self, count: int, timeout: float = 5.0) -> list[str]:
+        """The bodies of the first ``count`` BACKGROUND_JOBs sent, in order, once they all are."""
+        deadline = time.monotonic() + timeout
+        while len(self.job_results) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{len(self.job_results)} of {count} jobs completed within {timeout}s")
+            self._job_done.clear()
+            if len(self.job_results) >= count:
+                break
+            self._job_done.wait(remaining)
+        return list(self.job_results.values())[:count]
 
     def wait_for_command(self, predicate: Callable[[str], bool], timeout: float = 5.0) -> str:
         """Block (cooperatively) until a received command matches; returns its text."""
@@ -586,6 +615,15 @@ class FakeSwitch:
             self._hangup(ch, "USER_BUSY", "486")
             return "-ERR USER_BUSY\n"
         self._answer(ch)
+        ch.owned_by_originate = True
+        gevent.sleep(self.originate_settle_s)
+        ch.owned_by_originate = False
+        if ch.taken_from_originate:
+            # switch_ivr_originate.c: the leg was bridged or transferred away before the originate
+            # returned; it reports ORIGINATOR_CANCEL (487) although the leg lives on.
+            return "-ERR ORIGINATOR_CANCEL\n"
+        if uid not in self.channels:
+            return f"-ERR {ch.hangup_cause or 'ORIGINATOR_CANCEL'}\n"
         if req.application == "park":
             gevent.spawn(self._park, ch)
         elif req.application:
@@ -595,6 +633,8 @@ class FakeSwitch:
     def _bgapi(self, client: _Client, text: str, job_uuid: str) -> None:
         cmd, _, args = text.partition(" ")
         body = self._run_api(text, background=True)
+        self.job_results[job_uuid] = body
+        self._job_done.set()
         self.emit(
             {
                 "Event-Name": "BACKGROUND_JOB",
@@ -659,6 +699,9 @@ class FakeSwitch:
         other = self.channels.get(argv[1]) if len(argv) > 1 else None
         if other is None:
             return "-ERR Invalid uuid\n"
+        for leg in (ch, other):
+            if leg.owned_by_originate:
+                leg.taken_from_originate = True
 
         def run() -> None:
             self._unpark(ch)
@@ -704,6 +747,8 @@ class FakeSwitch:
             rest = rest[1:]
         if not rest:
             return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+        if ch.owned_by_originate:
+            ch.taken_from_originate = True
 
         def run() -> None:
             other = self.channels.get(ch.other_uuid or "")

@@ -109,6 +109,14 @@ class Switch:
     def answer(self, leg: str, at: float | None = None) -> Effects:
         return self.send(ChannelAnswered(uuid=leg, variables=self.agent_vars(leg)), at=at)
 
+    def answer_and_return(self, leg: str, at: float | None = None) -> Effects:
+        """The agent leg answers, then its originate returns +OK: FreeSWITCH's order, in which the
+        bridge waits for the job (the originate owns the leg until then)."""
+        effects = self.answer(leg, at=at)
+        assert not any(isinstance(c, cmd.Bridge) for c in effects.commands), "bridged before the originate returned"
+        effects.extend(self.job(leg, f"+OK {leg}"))
+        return effects
+
     def hangup(
         self, uuid: str, cause: str = "NORMAL_CLEARING", sip_code: int | None = None, at: float | None = None
     ) -> Effects:

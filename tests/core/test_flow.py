@@ -31,14 +31,16 @@ def test_answered_call_commands_in_order_and_record(switch: Switch) -> None:
     leg = originate.uuid
     switch.ring(leg)
     effects = switch.answer(leg, at=3.0)
-    assert effects.commands == [cmd.Break("cust-1"), cmd.Bridge("cust-1", leg)]
+    # The originate still owns the leg: no bridge until its job returns (else FreeSWITCH cancels it).
+    assert effects.commands == []
     answered = switch.of(nt.CallAnswered)
     assert answered[0].wait_s == 3.0 and answered[0].agent_id == "1001"
     assert switch.state("1001") == "on-call"
-    # FreeSWITCH's order: agent leg parks after answering, job reports +OK: both change nothing.
-    switch.send(ChannelParked(uuid=leg, variables=switch.agent_vars(leg)))
+    # FreeSWITCH's order: agent leg parks after answering, then the job reports +OK: now bridge.
+    assert switch.send(ChannelParked(uuid=leg, variables=switch.agent_vars(leg))).commands == []
     effects = switch.job(leg, f"+OK {leg}")
-    assert effects.commands == []
+    assert effects.commands == [cmd.Break("cust-1"), cmd.Bridge("cust-1", leg)]
+    assert switch.job(leg, f"+OK {leg}").commands == []  # a repeated job result bridges nothing twice
 
     switch.advance(10.0)
     switch.hangup("cust-1")

@@ -112,7 +112,7 @@ def test_agent_answering_during_announcement_gets_no_dead_air() -> None:
     sw.park("c1")
     assert cmd.Playback("c1", "ivr/p1.wav") in sw.advance(10).commands  # announcement now playing
     sw.request(rq.AgentReady("a"))
-    effects = sw.answer(sw.leg_of("a"), at=11)
+    effects = sw.answer_and_return(sw.leg_of("a"), at=11)
     assert effects.commands == [cmd.Break("c1", all=True), cmd.Bridge("c1", sw.leg_of("a"))]
     assert sw.advance(60).commands == []  # no announcement on a connected call
 

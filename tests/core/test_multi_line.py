@@ -49,7 +49,7 @@ def test_second_line_answered_during_wrap_up_puts_agent_on_call() -> None:
     sw.hangup("c1", at=4.0)  # customer of line 1 goes: wrap-up with line 2 still ringing
     sw.hangup(leg1)
     assert sw.state("1001") == "wrap-up"
-    effects = sw.answer(leg2, at=6.0)
+    effects = sw.answer_and_return(leg2, at=6.0)
     assert effects.error is None, effects.error
     assert sw.state("1001") == "on-call"
     assert [(b.uuid, b.other_uuid) for b in sw.cmds(cmd.Bridge, effects)] == [("c2", leg2)]

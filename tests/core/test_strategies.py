@@ -112,7 +112,7 @@ def test_ring_all_first_answer_wins_others_cancelled() -> None:
     legs = {o.variables["ctilink_agent_id"]: o.uuid for o in sw.offers(effects)}
     assert set(legs) == {"a", "b", "c"}
     sw.ring(legs["a"])
-    effects = sw.answer(legs["b"], at=2.0)
+    effects = sw.answer_and_return(legs["b"], at=2.0)
     hangups = {c.uuid: c.cause for c in sw.cmds(cmd.Hangup, effects)}
     assert hangups == {legs["a"]: "LOSE_RACE", legs["c"]: "LOSE_RACE"}
     assert cmd.Bridge("c1", legs["b"]) in effects.commands

@@ -104,9 +104,12 @@ class Rig:
         self.send(MachineDetected(uuid=uuid, result=result, source="amd"))
 
     def connect_agent(self) -> str:
-        """Answer the newest agent leg (the engine bridges it to the customer)."""
-        leg = self.agent_legs()[-1].uuid
+        """Answer the newest agent leg, then return its originate with +OK (FreeSWITCH's order):
+        the engine bridges it to the customer once the originate no longer owns the leg."""
+        originate = self.agent_legs()[-1]
+        leg = originate.uuid
         self.send(ChannelAnswered(uuid=leg, variables=self.vars(leg)))
+        self.send(JobCompleted(job_uuid=originate.job_uuid, body=f"+OK {leg}\n"))
         return leg
 
     # looking
