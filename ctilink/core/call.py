@@ -206,6 +206,7 @@ class Leg:
     # FreeSWITCH's originate owns the leg until its job returns: the bridge waits for that.
     job_done: bool = False
     bridge_pending: bool = False
+    bridged: bool = False  # FreeSWITCH reported this leg bridged to its customer (CHANNEL_BRIDGE)
 
     def apply(self, event: LegEvent) -> LegState:
         target = LEG_TRANSITIONS[self.state].get(event)

@@ -229,6 +229,9 @@ class EngineConfig(_Model):
     reject_delay_s: Seconds = 10.0
     ring_grace_s: Seconds = 2.0  # after ring_timeout_s the engine gives up on its own
     cancel_grace_s: Seconds = 10.0  # an agent is released if a cancelled leg never reports back
+    # FreeSWITCH ends the partner of a uuid_bridge itself when one leg hangs up; ctilink hangs the
+    # partner up only if it is still there after this long (so a gone leg is never killed again).
+    partner_hangup_grace_s: Seconds = 2.0
     presence_tracking: bool = False
     default_realm: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$")
     agent_sip_profiles: list[Name] = Field(default_factory=lambda: ["internal"])

@@ -161,6 +161,7 @@ from ctilink.esl.commands import (
 )
 from ctilink.events import (
     ChannelAnswered,
+    ChannelBridged,
     ChannelCreated,
     ChannelEvent,
     ChannelHeld,
@@ -557,7 +558,7 @@ class Engine:
         heapq.heappush(self._timers, (at, next(self._timer_seq), kind, key, token))
 
     def _timer_valid(self, kind: str, key: str, token: int) -> bool:
-        if kind in ("ring", "grace"):
+        if kind in ("ring", "grace", "reap_leg"):
             leg = self._legs.get(key)
             if leg is None or leg.token != token:
                 return False
@@ -578,6 +579,14 @@ class Engine:
         now = self._now
         if kind == "ring":
             self._leg_outcome(self._legs[key], OfferOutcome.NO_ANSWER, "NO_ANSWER")
+        elif kind == "reap_leg":
+            leg = self._legs[key]
+            log.warning("bridged agent leg outlived its customer; hanging it up", uuid=key, agent_id=leg.agent_id)
+            self._cmd(Hangup(leg.uuid, "NORMAL_CLEARING", node=leg.node))
+        elif kind == "reap_call":
+            call = self._calls[key]
+            log.warning("customer outlived its bridged agent leg; hanging it up", uuid=call.uuid)
+            self._cmd(Hangup(call.uuid, "NORMAL_CLEARING", node=call.node))
         elif kind == "grace":
             leg = self._legs[key]
             log.warning("agent leg never confirmed its end; releasing agent", uuid=key, agent_id=leg.agent_id)
@@ -1147,8 +1156,16 @@ class Engine:
             was_connected = call is not None and call.connected is leg
             self._end_talk(leg, kill=False)
             if was_connected and call is not None and call.state is CallState.CONNECTED:
-                # The agent hung up: the conversation is over; make sure the customer leg follows.
-                self._cmd(Hangup(call.uuid, "NORMAL_CLEARING", node=call.node))
+                # The agent's side is over; make sure the customer leg follows. A bridged customer
+                # is ended by FreeSWITCH itself (often its own hang-up is what ended this leg):
+                # hang it up only if it is still there after a grace.
+                if leg.bridged:
+                    call.timer_token += 1
+                    self._timer(
+                        self._now + self.config.partner_hangup_grace_s, "reap_call", call.call_id, call.timer_token
+                    )
+                else:
+                    self._cmd(Hangup(call.uuid, "NORMAL_CLEARING", node=call.node))
         self._legs.pop(leg.uuid, None)
         self._jobs.pop(leg.job_uuid, None)
         agent = self._agents.get(leg.agent_id)
@@ -1180,7 +1197,14 @@ class Engine:
         if call is not None and call.connected is leg:
             call.connected = None
         if kill and leg.state is LegState.CONNECTED:
-            self._cancel_leg(leg, "NORMAL_CLEARING")
+            if leg.bridged:
+                # FreeSWITCH ends a uuid_bridge partner itself: wait for its hang-up, then reap.
+                leg.apply(LegEvent.CANCEL)
+                leg.token += 1
+                self._timer(self._now + self.config.partner_hangup_grace_s, "reap_leg", leg.uuid, leg.token)
+                self._timer(self._now + self.config.cancel_grace_s, "grace", leg.uuid, leg.token)
+            else:
+                self._cancel_leg(leg, "NORMAL_CLEARING")
         agent = self._agents.get(leg.agent_id)
         if agent is None:
             return
@@ -1982,6 +2006,8 @@ class Engine:
             self._leg_gone(leg, ev.cause, ev.sip_code)
         elif isinstance(ev, ChannelAnswered):
             self._leg_answered(leg)
+        elif isinstance(ev, ChannelBridged):
+            self._leg_bridged(leg)
         elif isinstance(ev, (ChannelCreated, ChannelProgress, ChannelParked)):
             if leg.state is LegState.CANCELLING:
                 self._cmd(Hangup(leg.uuid, "LOSE_RACE", node=leg.node))
@@ -1995,7 +2021,15 @@ class Engine:
                 leg.hold_s += self._now - leg.hold_since
                 leg.hold_since = None
 
+    def _leg_bridged(self, leg: Leg) -> None:
+        call = self._calls.get(leg.call_id)
+        if call is not None and call.connected is leg:
+            leg.bridged = True
+            leg.bridge_pending = False  # the switch says it is done: never bridge it twice
+
     def _on_customer_event(self, call: Call, ev: ChannelEvent) -> None:
+        if isinstance(ev, ChannelBridged) and call.connected is not None and ev.other_uuid == call.connected.uuid:
+            self._leg_bridged(call.connected)
         if isinstance(ev, ChannelHungUp):
             if call.state is CallState.CONNECTED:
                 disposition = Disposition.ANSWERED
