@@ -38,6 +38,12 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         f"{args.file}: OK ({len(config.nodes)} nodes, {len(config.queues)} queues, {len(config.agents)} agents)",
         file=sys.stderr,
     )
+    context = config.engine_config().transfer_context
+    print(
+        f"{args.file}: transfers and overflows to an extension go to dialplan context {context!r}"
+        " (engine.transfer_context); the extension must exist there",
+        file=sys.stderr,
+    )
     return 0
 
 

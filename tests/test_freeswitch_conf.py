@@ -54,3 +54,27 @@ def test_dialplan_sets_only_variables_the_engine_reads_and_parks() -> None:
             queues += 1
             assert actions[-1][0] == "park", f"{ext.get('name')} must end by parking the call for ctilink"
     assert queues >= 2
+
+
+def test_the_overflow_target_exists_in_the_context_ctilink_transfers_to() -> None:
+    from ctilink.core import EngineConfig
+
+    context = EngineConfig().transfer_context
+    files = sorted((CONF / "dialplan" / context).glob("*.xml"))
+    assert files, f"no ctilink dialplan file for the {context!r} context"
+    patterns = [
+        cond.get("expression") or ""
+        for path in files
+        for cond in ET.parse(path).getroot().iter("condition")
+        if cond.get("field") == "destination_number"
+    ]
+    assert any(re.fullmatch(p, "7999") for p in patterns), patterns
+    # ... and not in public, where any outside caller could dial it directly.
+    public = ET.parse(CONF / "dialplan" / "public" / "00_ctilink.xml").getroot()
+    assert not any(re.fullmatch(c.get("expression") or "", "7999") for c in public.iter("condition"))
+
+
+def test_agent_users_do_not_collide_with_the_stock_directory() -> None:
+    root = ET.parse(CONF / "directory" / "default" / "agents.xml").getroot()
+    ids = [int(user.get("id") or "0") for user in root.iter("user")]
+    assert ids and not any(1000 <= i <= 1019 for i in ids), ids  # stock 1000.xml ... 1019.xml

@@ -1,6 +1,6 @@
 """Against a real FreeSWITCH: set CTILINK_TEST_ESL=host:port:password to run.
 
-Optional: CTILINK_TEST_DIAL (default ``loopback/9999/default``), a dial string that answers or
+Optional: CTILINK_TEST_DIAL (default ``loopback/9664/default``, music on hold in the stock dialplan), a dial string that answers or
 parks, so an originated leg stays up until we kill it.
 """
 
@@ -19,7 +19,7 @@ from ctilink.esl.connection import EslConnection
 from ctilink.events import ChannelCreated, ChannelHungUp, Heartbeat, JobCompleted, Resynced
 
 SPEC = os.environ.get("CTILINK_TEST_ESL", "")
-DIAL = os.environ.get("CTILINK_TEST_DIAL", "loopback/9999/default")
+DIAL = os.environ.get("CTILINK_TEST_DIAL", "loopback/9664/default")
 WAIT = 15.0
 
 pytestmark = [
