@@ -21,7 +21,7 @@ both kinds of decision have ``--samples`` samples (or the virtual-time cap).
 measurement, sim switch included (the sim's own cost is in the figure, so the engine's share is
 higher; it is printed too). *rss_mb*: peak resident set size of the process.
 
-Run: ``flock /tmp/ctilink-bench.lock .venv/bin/python bench/acd_scale.py``. The last line is JSON.
+Run: ``.venv/bin/python bench/acd_scale.py``. The last line is JSON.
 """
 
 from __future__ import annotations

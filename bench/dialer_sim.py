@@ -1,6 +1,6 @@
 """Benchmark: outbound pacing policies side by side on one discrete-event model (not a timed test).
 
-Run: ``flock /tmp/ctilink-bench.lock .venv/bin/python bench/dialer_sim.py [--seeds 6] [--hours 8]``
+Run: ``.venv/bin/python bench/dialer_sim.py [--seeds 6] [--hours 8]``
 Prints one line per (N, policy), then a final JSON line:
 ``{"results": [{"n": 20, "policy": "ctilink", "occupancy": .., "abandon_rate": ..,
 "abandon_rate_max_seed": .., "contacts_per_agent_hour": .., "seeds": 6}, ...]}``

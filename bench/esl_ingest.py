@@ -1,6 +1,6 @@
 """Benchmark: ESL event ingest, bare greenswitch vs ctilink's decode path vs a json.loads limit.
 
-Run: ``flock /tmp/ctilink-bench.lock .venv/bin/python bench/esl_ingest.py [--events 200000]``
+Run: ``.venv/bin/python bench/esl_ingest.py [--events 200000]``
 Prints progress lines, then a final JSON line:
 ``{"events": N, "greenswitch_eps": A, "ctilink_eps": B, "decode_only_eps": C,
 "ratio_vs_greenswitch": B/A, "ratio_vs_limit": B/C, "rss_mb": M}``

@@ -1,6 +1,6 @@
 """Benchmark: ListMatcher lookup latency at 1,000 and 1,000,000 entries.
 
-Run: ``flock /tmp/ctilink-bench.lock .venv/bin/python bench/lists_lookup.py``
+Run: ``.venv/bin/python bench/lists_lookup.py``
 Prints progress lines, then a final JSON line:
 ``{"entries": 1000000, "lookup_us_p99": .., "lookup_us_p99_1k": .., "load_s": .., "rss_mb": ..}``
 

@@ -5,7 +5,7 @@ Runs the daemon on the simulated switch (50 agents, ~90 % load, ``--speed`` time
 local receiver, all through the durable outbox in a SQLite store. The CRM lookup is an in-process
 callable answering at once (the "cached" case: no CRM round trip).
 
-    flock /tmp/ctilink-bench.lock .venv/bin/python bench/screenpop_latency.py --seconds 20
+    .venv/bin/python bench/screenpop_latency.py --seconds 20
 
 Last line: {"sse_p50_ms", "sse_p99_ms", "webhook_p50_ms", "webhook_p99_ms", "pops"}.
 Targets: SSE p99 < 50 ms, webhook p99 < 100 ms.

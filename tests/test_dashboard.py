@@ -54,8 +54,9 @@ def exported() -> dict[str, set[str]]:
             escalation=[{"after_s": 1, "relax_skills": {"sales": 0}}],
         ),
     ]
-    extra = {"sticky": {"enabled": True}} if "sticky" in EngineConfig.model_fields else {}
-    cfg = EngineConfig(queues=queues, agents=[agent("1001"), agent("1002")], disposition_codes=["sale"], **extra)
+    cfg = EngineConfig(
+        queues=queues, agents=[agent("1001"), agent("1002")], disposition_codes=["sale"], sticky={"enabled": True}
+    )
     metrics = KpiMetrics.from_config(registry, cfg, per_agent=True)
     sw = _Fed(cfg, metrics)
     sw.login("1001")
@@ -85,9 +86,8 @@ def exported() -> dict[str, set[str]]:
     sw.park("c7", caller="+15551230007", at=76.0)
     sw.hangup("c7", "ORIGINATOR_CANCEL", at=77.0)  # a short abandon
     sw.login("1002")
-    if hasattr(rq, "AddListEntry"):
-        sw.request(rq.AddListEntry(list_name="blacklist", number="+15551239999", action="reject"))
-        sw.park("c4", caller="+15551239999")
+    sw.request(rq.AddListEntry(list_name="blacklist", number="+15551239999", action="reject"))
+    sw.park("c4", caller="+15551239999")
     metrics.refresh(sw.engine.snapshot(sw.now), sw.now)
     metrics.observe_decision("ChannelParked", 0.0001)
     metrics.observe_store_write(0.002, ok=False)

@@ -18,6 +18,7 @@ import pytest
 
 from ctilink.config import Config, parse_config
 from ctilink.core import requests as rq
+from ctilink.esl import commands as cmd
 from ctilink.service.daemon import Daemon
 from ctilink.store import SqliteStore
 from ctilink.store.records import CampaignContact
@@ -152,8 +153,10 @@ def test_progressive_campaign_over_esl_with_a_restart_mid_campaign(switch: FakeS
     (in_flight,) = reader.attempts_for("spring", "c3")
     assert in_flight.ended_at is None
 
-    # a new contact arrives while the daemon is down; a new daemon on the same file
+    # a new contact arrives while the daemon is down; a new daemon on the same file. c4 rings busy,
+    # which frees the only line again: a wrong redial of c3 would be dialled right then.
     _put(db, "c4")
+    switch.set_endpoint(GATEWAY + NUMBERS["c4"], Endpoint("busy"))
     before = len(switch.commands)
     daemon = _running(config)
     try:
@@ -162,7 +165,13 @@ def test_progressive_campaign_over_esl_with_a_restart_mid_campaign(switch: FakeS
         assert closed.attempt_id == in_flight.attempt_id and closed.outcome == "interrupted"
         (c3,) = [c for c in reader.get_contacts("spring") if c.contact_id == "c3"]
         assert c3.status == "pending" and c3.next_attempt_at is not None and c3.next_attempt_at > closed.ended_at + 500
-        gevent.sleep(0.3)  # give a wrong redial the chance to show (nothing is awaited here: we look for absence)
+        _wait(lambda: [a.outcome for a in reader.attempts_for("spring", "c4")] == ["busy"])
+        # Every command the engine decided on until now reaches the switch before this probe: one
+        # request through the engine loop, then one command through the same link, in order.
+        daemon.submit(rq.AgentReady("nobody")).get(timeout=5)
+        probe = "00000000-0000-4000-8000-00000000c0de"
+        daemon.links[0].send(cmd.Hangup(probe, "NORMAL_CLEARING"))
+        switch.wait_for_command(lambda t: t.startswith(f"api uuid_kill {probe}"))
     finally:
         daemon.stop()
     new = re.findall(
@@ -172,7 +181,7 @@ def test_progressive_campaign_over_esl_with_a_restart_mid_campaign(switch: FakeS
     assert sorted(_dials(switch)) == ["c1", "c2", "c3", "c4"]  # no contact dialed twice
     outcomes = {i: [a.outcome for a in reader.attempts_for("spring", i)] for i in NUMBERS}
     assert outcomes["c1"] == ["connected"] and outcomes["c2"] == ["busy"] and outcomes["c3"] == ["interrupted"]
-    assert len(outcomes["c4"]) == 1  # recorded (ended or not) and not lost across the stop
+    assert outcomes["c4"] == ["busy"]  # recorded and not lost across the stop
     reader.close()
 
 

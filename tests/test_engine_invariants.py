@@ -28,7 +28,7 @@ from ctilink.core import AgentProfile, AgentState, Engine, EngineConfig, Overflo
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
 from ctilink.core.agent import TRANSITIONS
-from ctilink.esl.commands import Command, Transfer, UnsafeValueError, render
+from ctilink.esl.commands import Command, UnsafeValueError, render
 from ctilink.sim import AgentBehaviour, CallerBehaviour, Fixed, SimulatedSwitch, Uniform
 
 AGENTS = {
@@ -81,9 +81,8 @@ class EngineMachine(RuleBasedStateMachine):
         phone = AgentBehaviour(
             ring_delay=Uniform(0.5, 9.0), p_no_answer=p_fail / 2, p_busy=p_fail / 4, p_reject=p_fail / 4
         )
-        # Transfers are exercised unrendered: the engine's blind transfer uses an inline dialplan the
-        # renderer refuses today (reported); every other command must render, checked below.
-        self.sim = SimulatedSwitch(self.engine, seed=seed, default_agent=phone, validate_commands=False)
+        # Every command the engine emits must render (the simulated switch refuses any that does not).
+        self.sim = SimulatedSwitch(self.engine, seed=seed, default_agent=phone, validate_commands=True)
         self.sim.on_notification.append(self.on_note)
         self.sim.on_command.append(self.on_command)
         self.violations: list[str] = []
@@ -99,8 +98,6 @@ class EngineMachine(RuleBasedStateMachine):
     # -- incremental checks, in notification order -------------------------------------------------
 
     def on_command(self, cmd: Command) -> None:
-        if isinstance(cmd, Transfer) and cmd.dialplan == "inline":
-            return
         try:
             render(cmd)
         except UnsafeValueError as exc:
