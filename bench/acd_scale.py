@@ -21,6 +21,12 @@ both kinds of decision have ``--samples`` samples (or the virtual-time cap).
 measurement, sim switch included (the sim's own cost is in the figure, so the engine's share is
 higher; it is printed too). *rss_mb*: peak resident set size of the process.
 
+Also over *every* engine input (``p50_us_all_10000`` / ``p99_us_all_10000``: every handle and
+tick of the measured stretch, whatever it produced), and the engine alone
+(``engine_inputs_per_s``): the inputs the simulator fed it, recorded, replayed on a fresh engine
+with the same configuration, rng and ids (so the same decisions), no simulator in the loop; only
+the measured stretch is timed.
+
 Run: ``.venv/bin/python bench/acd_scale.py``. The last line is JSON.
 """
 
@@ -72,6 +78,10 @@ class TimedEngine:
         self.avail_ns: list[int] = []
         self.arrival_ns: list[int] = []
         self.arrival_all_ns: list[int] = []
+        self.all_ns: list[int] = []  # every measured engine call, whatever it produced
+        # Every input in order, (item, now) or (None, now) for a tick, to replay on the engine alone.
+        self.inputs: list[tuple[Any, float]] = []
+        self.measure_from = 0
         self.engine_ns = 0
         self.calls = 0
         self.slowest: list[tuple[int, str]] = []  # (ns, input kind) of the slowest engine calls
@@ -87,6 +97,7 @@ class TimedEngine:
             del self.slowest[10:]
 
     def handle(self, item: Any, now: float) -> Any:
+        self.inputs.append((item, now))
         gcs = _gc_counts() if self.measuring else []
         t0 = time.perf_counter_ns()
         eff = self.engine.handle(item, now)
@@ -94,6 +105,7 @@ class TimedEngine:
         if self.measuring:
             self.engine_ns += dt
             self.calls += 1
+            self.all_ns.append(dt)
             self._note_slow(dt, type(item).__name__, gcs)
             kind = type(item)
             if kind is ChannelParked and not item.variables.get("ctilink_call_id"):
@@ -105,6 +117,7 @@ class TimedEngine:
         return eff
 
     def tick(self, now: float) -> Any:
+        self.inputs.append((None, now))
         gcs = _gc_counts() if self.measuring else []
         t0 = time.perf_counter_ns()
         eff = self.engine.tick(now)
@@ -112,6 +125,7 @@ class TimedEngine:
         if self.measuring:
             self.engine_ns += dt
             self.calls += 1
+            self.all_ns.append(dt)
             self._note_slow(dt, "tick", gcs)
             if any(type(c) is Originate for c in eff.commands):
                 self.avail_ns.append(dt)
@@ -119,6 +133,32 @@ class TimedEngine:
 
     def next_deadline(self) -> float | None:
         return self.engine.next_deadline()
+
+
+def new_engine(n_agents: int, seed: int) -> Engine:
+    config = build_config(n_agents, random.Random(seed))
+    ids = random.Random(f"ids:{seed}")
+    return Engine(
+        config, rng=random.Random(seed), id_factory=lambda: str(uuidlib.UUID(int=ids.getrandbits(128), version=4))
+    )
+
+
+def replay_engine_alone(n_agents: int, seed: int, inputs: list[tuple[Any, float]], measure_from: int) -> float:
+    """Inputs per second of the engine alone: the recorded inputs replayed on a fresh engine (same
+    config, rng and ids, so the same decisions), timing only the measured stretch."""
+    engine = new_engine(n_agents, seed)
+    handle, tick = engine.handle, engine.tick
+    for item, now in inputs[:measure_from]:
+        handle(item, now) if item is not None else tick(now)
+    gc.collect()
+    measured = inputs[measure_from:]
+    t0 = time.perf_counter()
+    for item, now in measured:
+        if item is not None:
+            handle(item, now)
+        else:
+            tick(now)
+    return len(measured) / (time.perf_counter() - t0)
 
 
 def build_config(n_agents: int, rng: random.Random) -> EngineConfig:
@@ -159,13 +199,9 @@ def percentile(values: list[int], q: float) -> float:
 def run_scale(
     n_agents: int, *, seed: int, samples: int, warmup_s: float, cap_s: float, profile: bool
 ) -> dict[str, Any]:
-    rng = random.Random(seed)
     t_build = time.perf_counter()
-    config = build_config(n_agents, rng)
-    ids = random.Random(f"ids:{seed}")
-    engine = Engine(
-        config, rng=random.Random(seed), id_factory=lambda: str(uuidlib.UUID(int=ids.getrandbits(128), version=4))
-    )
+    engine = new_engine(n_agents, seed)
+    config = engine.config
     timed = TimedEngine(engine)
     sim = SimulatedSwitch(timed, seed=seed, keep_notifications=False, keep_commands=False)
     build_s = time.perf_counter() - t_build
@@ -191,6 +227,7 @@ def run_scale(
     waiting_start = waiting_calls(engine)
 
     gc.collect()
+    timed.measure_from = len(timed.inputs)
     timed.measuring = True
     events0, requests0 = sim.events_sent, sim.agents.requests_sent
     wall = 0.0
@@ -228,6 +265,8 @@ def run_scale(
         "arrival_p50_us": percentile(timed.arrival_ns, 0.50),
         "arrival_p99_us": percentile(timed.arrival_ns, 0.99),
         "arrival_any_p99_us": percentile(timed.arrival_all_ns, 0.99),
+        "all_p50_us": percentile(timed.all_ns, 0.50),
+        "all_p99_us": percentile(timed.all_ns, 0.99),
         "max_us": max(pooled) / 1000.0 if pooled else float("nan"),
         "inputs": inputs,
         "events_per_s": inputs / wall if wall else float("nan"),
@@ -242,7 +281,9 @@ def run_scale(
         pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(25)
         result["profile"] = out.getvalue()
     # Keep the engine alive until here so RSS includes it.
+    recorded, measure_from = timed.inputs, timed.measure_from
     del sim, engine, timed
+    result["engine_inputs_per_s"] = replay_engine_alone(n_agents, seed, recorded, measure_from)
     return result
 
 
@@ -271,6 +312,9 @@ def main() -> None:
         "p50_us_10000": round(large["p50_us"], 1),
         "p99_us_10000": round(large["p99_us"], 1),
         "growth_p99": round(large["p99_us"] / small["p99_us"], 2),
+        "p50_us_all_10000": round(large["all_p50_us"], 1),
+        "p99_us_all_10000": round(large["all_p99_us"], 1),
+        "engine_inputs_per_s": round(large["engine_inputs_per_s"]),
         "events_per_s": round(large["events_per_s"]),
         "rss_mb": round(rss_mb, 1),
     }

@@ -80,14 +80,14 @@ def main() -> None:
                     }
                 ]
             },
-            "store": {"path": "unused.db", "synchronous": "NORMAL"},
+            "store": {"path": "unused.db"},  # the shipped default: synchronous=FULL
         }
     )
     base["metrics"]["enabled"] = False
     config = parse_config(json.loads(json.dumps(base, default=str)), "<bench>")
     sim = build_demo(config, seed=7, load=0.9)
     tmp = tempfile.mkdtemp(prefix="ctilink-bench-")
-    store = SqliteStore(str(Path(tmp) / "bench.db"), synchronous="NORMAL")
+    store = SqliteStore(str(Path(tmp) / "bench.db"), synchronous=config.store.synchronous)
     daemon = Daemon.simulated(config, sim, speed=args.speed, store=store)
     daemon.crm.set_lookup(lambda number: {"id": f"C-{number}", "name": "Known Customer"})
     notify = daemon._notify

@@ -228,3 +228,30 @@ def test_replay_sends_every_fixture_event_in_order(client: Client, srv: FakeSwit
     assert n == 56
     seqs = [int(client.event(name)["Event-Sequence"]) for name in ["CHANNEL_CREATE", "CHANNEL_PARK", "BACKGROUND_JOB"]]
     assert seqs == sorted(seqs)
+
+
+def test_bridging_a_leg_its_originate_still_owns_cancels_the_originate_not_the_leg(
+    client: Client, srv: FakeSwitch
+) -> None:
+    """As recorded from FreeSWITCH 1.10.12 (tests/fixtures/esl-ctilink/answer_bridge_race): a
+    uuid_bridge after the agent leg's CHANNEL_ANSWER but before its originate returned makes the
+    job -ERR ORIGINATOR_CANCEL, while the leg lives on, bridged."""
+    caller = srv.inbound_call("15551230001", "Caller", "7000", {"ctilink_queue": "support"})
+    client.event("CHANNEL_PARK", **{"Unique-ID": caller})
+    cmd = Originate(
+        uuid=AGENT,
+        dial_string="sofia/external/agent1001@127.0.0.1:5090",
+        job_uuid=JOB,
+        variables={"ctilink_call_id": "c1", "ctilink_role": "agent"},
+        timeout_s=15,
+        application="park",
+    )
+    client.send(render(cmd).wire())
+    client.reply()
+    client.event("CHANNEL_ANSWER", **{"Unique-ID": AGENT})
+    assert client.api(render(Bridge(uuid=caller, other_uuid=AGENT)).text) == f"+OK {AGENT}\n"
+    job = client.event("BACKGROUND_JOB", **{"Job-UUID": JOB})
+    assert job["_body"] == "-ERR ORIGINATOR_CANCEL\n"
+    assert AGENT in srv.channels and caller in srv.channels
+    bridge = client.event("CHANNEL_BRIDGE")
+    assert (bridge["Bridge-A-Unique-ID"], bridge["Bridge-B-Unique-ID"]) == (caller, AGENT)
