@@ -275,4 +275,7 @@ if __name__ == "__main__":
     if args.daemon:
         run_daemon(args.daemon)
     else:
-        main()
+        from bench_lock import one_benchmark_at_a_time
+
+        with one_benchmark_at_a_time():
+            main()

@@ -252,4 +252,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from bench_lock import one_benchmark_at_a_time
+
+    with one_benchmark_at_a_time():
+        raise SystemExit(main())

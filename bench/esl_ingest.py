@@ -405,4 +405,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from bench_lock import one_benchmark_at_a_time
+
+    with one_benchmark_at_a_time():
+        main()
