@@ -52,6 +52,7 @@ class Disposition(StrEnum):
     FAILED = "failed"
     TRANSFERRED_OUT = "transferred-out"
     TERMINATED = "terminated"  # hung up on request (supervisor/API) before an agent answered
+    LOST = "lost"  # the switch no longer had the call after a reconnect: it ended unobserved
 
 
 class OfferOutcome(StrEnum):

@@ -177,6 +177,7 @@ from ctilink.events import (
     Event,
     ExecuteComplete,
     JobCompleted,
+    Resynced,
     SwitchShutdown,
 )
 from ctilink.lists.model import BlockAction, Entry
@@ -290,6 +291,8 @@ class Engine:
                 self._on_presence(item)
             elif isinstance(item, SwitchShutdown):
                 self._on_shutdown(item)
+            elif isinstance(item, Resynced):
+                self._on_resynced(item)
             elif not isinstance(item, Event):
                 raise InvalidValue("input", type(item).__name__, "a ctilink event or request")
         except CtilinkError as exc:
@@ -2126,6 +2129,25 @@ class Engine:
         if realm is None:
             return any(realms.values())
         return bool(realms.get(realm))
+
+    def _on_resynced(self, ev: Resynced) -> None:
+        """After a (re)connect the node has exactly ``ev.uuids``: every call and agent leg of this
+        node that it no longer has ended while nobody was listening. Each ends once, as ``lost``
+        (never "answered": nobody saw how it ended), and its agents are freed. A leg whose channel
+        was never seen (its originate may still be on its way) is left to its ring timer."""
+        alive = set(ev.uuids)
+        node = ev.node
+        gone = [leg for leg in self._legs.values() if leg.node == node and leg.uuid not in alive]
+        for leg in gone:
+            # Already gone from the switch: ending its call must not hang it up (that would be a
+            # uuid_kill of a channel FreeSWITCH no longer has); a partner still there is reaped.
+            leg.bridged = True
+        for call in [c for c in self._calls.values() if c.node == node and c.state is not CallState.ENDED]:
+            if call.uuid not in alive:
+                self._end_call(call, Disposition.LOST, "gone-while-disconnected", False)
+        for leg in gone:
+            if leg.state is not LegState.ORIGINATING and leg.uuid in self._legs:
+                self._leg_gone(leg, "LOSE_RACE")
 
     def _on_shutdown(self, ev: SwitchShutdown) -> None:
         node = ev.node
