@@ -23,7 +23,7 @@ WITHHELD_NAME = "Withheld"
 _SEPARATORS = re.compile(r"[.\-]")
 
 
-def display_caller_id(number: str | None, name: str | None) -> tuple[str | None, str | None]:
+def display_caller_id(number: str | None) -> tuple[str | None, str | None]:
     """(caller ID number, caller ID name) to show on an agent's phone for this caller.
 
     A dialable number is shown as it is, with visual separators (``1555-123-0001``) dropped. Any

@@ -10,9 +10,10 @@ from pathlib import Path
 import gevent
 import gevent.event
 import pytest
+from daemon_rig import daemon_config, running_switch
 
 from ctilink.cli import main as cli_main
-from ctilink.config import Config, parse_config
+from ctilink.config import Config
 from ctilink.core import CallRecord
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
@@ -24,23 +25,11 @@ from ctilink.testing.fake_switch import Endpoint, FakeSwitch
 
 @pytest.fixture
 def switch() -> Iterator[FakeSwitch]:
-    srv = FakeSwitch(password="pw-test", time_scale=0, heartbeat_interval=3600)
-    srv.start()
-    yield srv
-    srv.stop()
+    yield from running_switch()
 
 
 def _config(srv: FakeSwitch, tmp_path: Path) -> Config:
-    return parse_config(
-        {
-            "nodes": [{"name": "fs-test", "host": srv.host, "port": srv.port, "password": "pw-test"}],
-            "http": {"listen": "127.0.0.1:0"},
-            "metrics": {"listen": "127.0.0.1:0"},
-            "store": {"path": str(tmp_path / "ctilink.db")},
-            "queues": [{"name": "support", "required_skills": {"support": 3}, "wrap_up_s": 0}],
-            "agents": [{"id": "1001", "endpoints": ["user/1001"], "skills": {"support": 5}}],
-        }
-    )
+    return daemon_config(srv, tmp_path, ["1001"])
 
 
 def _get(address: tuple[str, int] | None, path: str) -> tuple[int, bytes]:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import gevent.event
 import pytest
+from daemon_rig import daemon_config, running_switch
 
-from ctilink.config import Config, parse_config
+from ctilink.config import Config
 from ctilink.core import CallRecord
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
@@ -29,25 +30,11 @@ _ORIGINATE_UUID = re.compile(r"origination_uuid=([0-9a-f-]{36})")
 
 @pytest.fixture
 def switch() -> Iterator[FakeSwitch]:
-    srv = FakeSwitch(password="pw-test", time_scale=0, heartbeat_interval=3600)
-    srv.start()
-    yield srv
-    srv.stop()
+    yield from running_switch()
 
 
 def _config(srv: FakeSwitch, tmp_path: Path, agents: int) -> Config:
-    return parse_config(
-        {
-            "nodes": [{"name": "fs-test", "host": srv.host, "port": srv.port, "password": "pw-test"}],
-            "http": {"listen": "127.0.0.1:0"},
-            "metrics": {"listen": "127.0.0.1:0"},
-            "store": {"path": str(tmp_path / "ctilink.db")},
-            "queues": [{"name": "support", "required_skills": {"support": 3}, "wrap_up_s": 0}],
-            "agents": [
-                {"id": f"a{i:02d}", "endpoints": [f"user/a{i:02d}"], "skills": {"support": 5}} for i in range(agents)
-            ],
-        }
-    )
+    return daemon_config(srv, tmp_path, [f"a{i:02d}" for i in range(agents)])
 
 
 def test_every_caller_is_bridged_and_no_originate_is_cancelled_by_our_bridge(

@@ -207,7 +207,10 @@ class Leg:
     # FreeSWITCH's originate owns the leg until its job returns: the bridge waits for that.
     job_done: bool = False
     bridge_pending: bool = False
-    bridged: bool = False  # FreeSWITCH reported this leg bridged to its customer (CHANNEL_BRIDGE)
+    # FreeSWITCH ends this leg itself: it is bridged to its customer (CHANNEL_BRIDGE), so the
+    # partner's hang-up ends it, or a resync found it already gone. ctilink then hangs it up only
+    # if it outlives partner_hangup_grace_s, so a gone channel is never killed again.
+    switch_ends_it: bool = False
 
     def apply(self, event: LegEvent) -> LegState:
         target = LEG_TRANSITIONS[self.state].get(event)

@@ -997,7 +997,7 @@ class Engine:
         call.legs.append(leg)
         agent.legs[leg_uuid] = call.call_id
         # The agent's phone shows what it safely can; the call keeps the caller's original number.
-        number, name = display_caller_id(call.caller_number, None)
+        number, name = display_caller_id(call.caller_number)
         self._cmd(
             Originate(
                 uuid=leg_uuid,
@@ -1039,19 +1039,19 @@ class Engine:
                     and agent.pending_not_ready is None
                 ):
                     agent.pending_not_ready = "no-answer"
-            elif outcome is OfferOutcome.BUSY:
-                agent.pending_delay = max(agent.pending_delay, cfg.busy_delay_s)
-            elif outcome is OfferOutcome.NOT_SENT:
-                # Not the agent's fault (no streak, no pause); the short rest only keeps a command
-                # the switch keeps refusing from being retried in a tight loop.
+            elif outcome in (OfferOutcome.BUSY, OfferOutcome.NOT_SENT):
+                # NOT_SENT is not the agent's fault (no streak, no pause): the short rest only keeps
+                # a command the switch keeps refusing from being retried in a tight loop.
                 agent.pending_delay = max(agent.pending_delay, cfg.busy_delay_s)
             elif outcome is OfferOutcome.REJECTED:
                 agent.pending_delay = max(agent.pending_delay, cfg.reject_delay_s)
             elif outcome is OfferOutcome.ANSWERED:
                 agent.no_answer_streak = 0
-        if outcome is OfferOutcome.NOT_SENT:
-            pass  # no leg exists on the switch: nothing to hang up
-        elif outcome is not OfferOutcome.ANSWERED and leg.state in (LegState.ORIGINATING, LegState.RINGING):
+        # A leg still on its way is hung up, unless its originate never reached the switch.
+        if outcome not in (OfferOutcome.ANSWERED, OfferOutcome.NOT_SENT) and leg.state in (
+            LegState.ORIGINATING,
+            LegState.RINGING,
+        ):
             self._cancel_leg(leg, kill_cause)
         call = self._calls.get(leg.call_id)
         if call is not None and call.ringing.pop(leg.uuid, None) is not None:
@@ -1162,7 +1162,7 @@ class Engine:
                 # The agent's side is over; make sure the customer leg follows. A bridged customer
                 # is ended by FreeSWITCH itself (often its own hang-up is what ended this leg):
                 # hang it up only if it is still there after a grace.
-                if leg.bridged:
+                if leg.switch_ends_it:
                     call.timer_token += 1
                     self._timer(
                         self._now + self.config.partner_hangup_grace_s, "reap_call", call.call_id, call.timer_token
@@ -1200,7 +1200,7 @@ class Engine:
         if call is not None and call.connected is leg:
             call.connected = None
         if kill and leg.state is LegState.CONNECTED:
-            if leg.bridged:
+            if leg.switch_ends_it:
                 # FreeSWITCH ends a uuid_bridge partner itself: wait for its hang-up, then reap.
                 leg.apply(LegEvent.CANCEL)
                 leg.token += 1
@@ -2027,7 +2027,7 @@ class Engine:
     def _leg_bridged(self, leg: Leg) -> None:
         call = self._calls.get(leg.call_id)
         if call is not None and call.connected is leg:
-            leg.bridged = True
+            leg.switch_ends_it = True
             leg.bridge_pending = False  # the switch says it is done: never bridge it twice
 
     def _on_customer_event(self, call: Call, ev: ChannelEvent) -> None:
@@ -2141,7 +2141,7 @@ class Engine:
         for leg in gone:
             # Already gone from the switch: ending its call must not hang it up (that would be a
             # uuid_kill of a channel FreeSWITCH no longer has); a partner still there is reaped.
-            leg.bridged = True
+            leg.switch_ends_it = True
         for call in [c for c in self._calls.values() if c.node == node and c.state is not CallState.ENDED]:
             if call.uuid not in alive:
                 self._end_call(call, Disposition.LOST, "gone-while-disconnected", False)

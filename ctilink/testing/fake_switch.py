@@ -52,7 +52,7 @@ import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Literal
+from typing import Literal, TypeVar
 
 import gevent
 import gevent.event
@@ -65,6 +65,26 @@ from ctilink.testing import esl_wire
 
 HOSTNAME = "fs-node-1"
 VERSION = "1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit"
+
+
+_T = TypeVar("_T")
+
+
+def _wait_until(
+    check: Callable[[], _T | None], changed: gevent.event.Event, timeout: float, what: Callable[[], str]
+) -> _T:
+    """Cooperatively wait until ``check()`` gives a value, woken by ``changed``; TimeoutError after
+    ``timeout`` seconds, saying ``what()``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        changed.clear()  # before the check: a change that lands after it still wakes the wait
+        value = check()
+        if value is not None:
+            return value
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(what())
+        changed.wait(left)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,31 +274,27 @@ class FakeSwitch:
 
     def wait_for_jobs(self, count: int, timeout: float = 5.0) -> list[str]:
         """The bodies of the first ``count`` BACKGROUND_JOBs sent, in order, once they all are."""
-        deadline = time.monotonic() + timeout
-        while len(self.job_results) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"{len(self.job_results)} of {count} jobs completed within {timeout}s")
-            self._job_done.clear()
-            if len(self.job_results) >= count:
-                break
-            self._job_done.wait(remaining)
-        return list(self.job_results.values())[:count]
+
+        def done() -> list[str] | None:
+            return list(self.job_results.values())[:count] if len(self.job_results) >= count else None
+
+        return _wait_until(done, self._job_done, timeout, lambda: f"{len(self.job_results)} of {count} jobs completed")
 
     def wait_for_command(self, predicate: Callable[[str], bool], timeout: float = 5.0) -> str:
         """Block (cooperatively) until a received command matches; returns its text."""
-        deadline = time.monotonic() + timeout
+
         seen = 0
-        while True:
-            for text in self.commands[seen:]:
-                if predicate(text):
-                    return text
-            seen = len(self.commands)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"no matching command; received {self.commands!r}")
-            self._command_arrived.clear()
-            self._command_arrived.wait(left)
+
+        def found() -> str | None:
+            nonlocal seen  # each command is looked at once, however many arrive
+            commands = self.commands
+            match = next((text for text in commands[seen:] if predicate(text)), None)
+            seen = len(commands)
+            return match
+
+        return _wait_until(
+            found, self._command_arrived, timeout, lambda: f"no matching command; received {self.commands!r}"
+        )
 
     # -- events ---------------------------------------------------------------------------------
     def _common(self, name: str, calling: tuple[str, str, str] = ("switch_core.c", "fake", "1")) -> dict[str, str]:
