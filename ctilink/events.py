@@ -211,6 +211,8 @@ class Resynced(Event):
     """
 
     uuids: list[str] = Field(default_factory=list)
+    #: uuid -> the application FreeSWITCH reported the channel running (when it reported one).
+    applications: dict[str, str] = Field(default_factory=dict)
     resync: bool = True
 
 

@@ -77,11 +77,15 @@ def _dials(srv: FakeSwitch) -> list[str]:
     return re.findall(r"ctilink_contact_id=(c\d)", " ".join(t for t in srv.commands if t.startswith("bgapi originate")))
 
 
-def _running(config: Config) -> Daemon:
+def _running(config: Config, *, restarted: bool = False) -> Daemon:
     daemon = Daemon.live(config)
     daemon.start()
     for link in daemon.links:
         assert link.conn.wait_connected(5)
+    if restarted:  # the store kept the agent's session: logged in and ready again, with no request
+        daemon.submit(rq.AgentReady("nobody")).get(timeout=5)  # handled after the restored login
+        assert daemon.engine.agent_view("1001").state.value == "available"
+        return daemon
     for request in (rq.AgentLogin("1001"), rq.AgentReady("1001")):
         assert daemon.submit(request).get(timeout=5).error is None
     return daemon
@@ -158,7 +162,7 @@ def test_progressive_campaign_over_esl_with_a_restart_mid_campaign(switch: FakeS
     _put(db, "c4")
     switch.set_endpoint(GATEWAY + NUMBERS["c4"], Endpoint("busy"))
     before = len(switch.commands)
-    daemon = _running(config)
+    daemon = _running(config, restarted=True)
     try:
         _dial_of(switch, "c4")
         (closed,) = reader.attempts_for("spring", "c3")
@@ -221,7 +225,7 @@ def test_a_paused_or_stopped_campaign_stays_so_across_restarts(switch: FakeSwitc
     assert reader.get_config("campaign", "spring") == {"run_state": "stopped"}
 
     # restarted again: stopped stays stopped, though c2 is due and the agent is ready
-    daemon = _running(config)
+    daemon = _running(config, restarted=True)
     try:
         assert stats(daemon).state is CampaignState.STOPPED and stats(daemon).dials == 0
         assert daemon.dialer.contact_status("spring", "c2") == "pending"

@@ -77,6 +77,7 @@ class AgentEvent(StrEnum):
     RELEASE = "release"
     RELEASE_PAUSE = "release-pause"
     RELEASE_LOGOUT = "release-logout"
+    ADOPT = "adopt"  # a resync found the agent's leg live on one of ctilink's calls
 
 
 S = AgentState
@@ -86,6 +87,7 @@ TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
     S.LOGGED_OUT: {
         E.LOGIN: S.AVAILABLE,
         E.LOGIN_NOT_READY: S.NOT_READY,
+        E.ADOPT: S.ON_CALL,  # the switch says they are talking: the engine logs them out after it
     },
     S.AVAILABLE: {
         E.LOGOUT: S.LOGGED_OUT,
@@ -93,11 +95,13 @@ TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
         E.OFFER: S.RESERVED,
         E.DIRECT_CALL: S.ON_CALL,
         E.RESERVE: S.RESERVED,  # held for an outbound preview / kept callback (no leg yet)
+        E.ADOPT: S.ON_CALL,
     },
     S.NOT_READY: {
         E.LOGOUT: S.LOGGED_OUT,
         E.READY: S.AVAILABLE,
         E.NOT_READY: S.NOT_READY,  # change of reason
+        E.ADOPT: S.ON_CALL,  # back to not ready (same reason) after the call
     },
     S.RESERVED: {
         E.OFFER: S.RESERVED,  # ring-all re-offer or a second line (max_calls > 1)
@@ -108,6 +112,7 @@ TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
         E.RELEASE: S.AVAILABLE,  # the outbound reservation ended without its call
         E.RELEASE_PAUSE: S.NOT_READY,
         E.RELEASE_LOGOUT: S.LOGGED_OUT,
+        E.ADOPT: S.ON_CALL,
     },
     S.ON_CALL: {
         E.OFFER: S.ON_CALL,  # second line (max_calls > 1)
@@ -117,6 +122,7 @@ TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
         E.HANGUP_PAUSE: S.NOT_READY,
         E.HANGUP_LOGOUT: S.LOGGED_OUT,
         E.HANGUP_RINGING: S.RESERVED,  # the call ended, another line (max_calls > 1) still rings
+        E.ADOPT: S.ON_CALL,  # a second line found live
     },
     S.WRAP_UP: {
         E.WRAP_UP_END: S.AVAILABLE,
@@ -126,6 +132,7 @@ TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
         E.EXTEND_WRAP_UP: S.WRAP_UP,
         E.LOGOUT: S.LOGGED_OUT,  # only without a line ringing (else the logout is pending)
         E.ANSWER: S.ON_CALL,  # picked up a line that rang on: ends the previous call's wrap-up
+        E.ADOPT: S.ON_CALL,
     },
 }
 

@@ -64,7 +64,7 @@ from typing import Any, ClassVar
 
 import structlog
 
-from ctilink.core import call_control
+from ctilink.core import adoption, call_control
 from ctilink.core import requests as rq
 from ctilink.core.agent import (
     TRANSITIONS,
@@ -266,6 +266,10 @@ class Engine:
         self._lists = ListScreen(config.lists, config.default_region)
         self._sticky = StickyMemory(config.sticky)
         self._waiters: dict[str, dict[str, None]] = {}  # agent id -> calls held for that agent
+        # What a resync describes is held back until its marker: adoptable channels (per node, by
+        # uuid) and the rest of its events, replayed after the adoption (ctilink.core.adoption).
+        self._found: dict[str, dict[str, adoption.Found]] = {}
+        self._held_back: dict[str, list[ChannelEvent]] = {}
         self._check_queue_set(list(config.queues), config.default_route)
         self._rebuild_queues(list(config.queues))
         for profile in config.agents:
@@ -281,8 +285,8 @@ class Engine:
             if isinstance(item, rq.Request):
                 self._on_request(item)
             elif isinstance(item, ChannelEvent):
-                call_control.observe(self, item)  # click-to-dial sessions (ctilink.core.call_control)
-                self._on_channel(item)
+                if not (item.resync and self._hold_back(item)):
+                    self._on_channel_input(item)
             elif isinstance(item, JobCompleted):
                 self._on_job(item)
             elif isinstance(item, CommandFailed):
@@ -381,6 +385,11 @@ class Engine:
         if call is None or call.state is CallState.ENDED:
             raise UnknownCall(call_id)
         return self._call_view(call, self._now if now is None else now)
+
+    def agent_profile(self, agent_id: str) -> AgentProfile | None:
+        """The profile the engine routes the agent with now (endpoints as last upserted)."""
+        agent = self._agents.get(agent_id)
+        return agent.profile if agent is not None else None
 
     def call_id_for_uuid(self, uuid: str) -> str | None:
         """The call a live customer leg belongs to."""
@@ -1948,6 +1957,10 @@ class Engine:
 
     # ------------------------------------------------------------------ events
 
+    def _on_channel_input(self, ev: ChannelEvent) -> None:
+        call_control.observe(self, ev)  # click-to-dial sessions (ctilink.core.call_control)
+        self._on_channel(ev)
+
     def _on_channel(self, ev: ChannelEvent) -> None:
         uuid = ev.uuid
         leg = self._legs.get(uuid)
@@ -2130,11 +2143,129 @@ class Engine:
             return any(realms.values())
         return bool(realms.get(realm))
 
+    def _hold_back(self, ev: ChannelEvent) -> bool:
+        """Keep a resync event about a channel the engine does not know until the marker."""
+        uuid = ev.uuid
+        if uuid in self._legs or uuid in self._by_uuid or uuid in self._released or uuid in self._dead:
+            return False
+        if uuid in self._foreign:
+            return False
+        found = self._found.setdefault(ev.node, {})
+        if uuid in found:
+            found[uuid].merge(ev)
+        elif adoption.is_adoptable(ev):
+            found[uuid] = adoption.found_from(ev)
+        else:
+            self._held_back.setdefault(ev.node, []).append(ev)
+        return True
+
     def _on_resynced(self, ev: Resynced) -> None:
         """After a (re)connect the node has exactly ``ev.uuids``: every call and agent leg of this
         node that it no longer has ended while nobody was listening. Each ends once, as ``lost``
         (never "answered": nobody saw how it ended), and its agents are freed. A leg whose channel
-        was never seen (its originate may still be on its way) is left to its ring timer."""
+        was never seen (its originate may still be on its way) is left to its ring timer. Then the
+        channels of ctilink calls the engine does not know are adopted, and the rest of what the
+        resync described is handled as it came."""
+        self._forget_gone(ev)
+        alive = set(ev.uuids)
+        found = self._found.pop(ev.node, {})
+        held = self._held_back.pop(ev.node, [])
+        self._apply_adoption(adoption.plan(found, ev.applications, alive), found)
+        for item in held:
+            if item.uuid in alive:
+                self._on_channel_input(item)
+
+    def _apply_adoption(self, plan: adoption.AdoptionPlan, found: Mapping[str, adoption.Found]) -> None:
+        for adopted in plan.calls:
+            self._adopt(adopted)
+        for leg in plan.hang_up:
+            log.info("hanging up an agent leg found without a call to join", uuid=leg.uuid, call_id=leg.call_id)
+            self._cmd(Hangup(leg.uuid, "ORIGINATOR_CANCEL", node=leg.node))
+            self._remember_dead(leg.uuid)
+        for customer in plan.released:
+            self._released[customer.uuid] = customer.node
+        # An outbound customer not answered yet parks on its answer: then it arrives as usual.
+        for customer in plan.not_yet:
+            if customer.parked:
+                self._released[customer.uuid] = customer.node
+
+    def _adopt(self, adopted: adoption.AdoptedCall) -> None:
+        """Take back a call ctilink was running when it lost the switch (see ctilink.core.adoption)."""
+        c = adopted.customer
+        now = self._now
+        rt = self._queues.get(c.variables.get("ctilink_queue", ""))
+        if c.call_id in self._calls or rt is None:
+            # Not ours to run (an id already in use, a queue this configuration lacks): leave it.
+            log.warning("not adopting a call found after a reconnect", call_id=c.call_id, uuid=c.uuid)
+            self._released[c.uuid] = c.node
+            if adopted.agent_leg is not None and not adopted.bridged:
+                self._cmd(Hangup(adopted.agent_leg.uuid, "ORIGINATOR_CANCEL", node=c.node))
+            return
+        call = Call(
+            call_id=c.call_id,
+            uuid=c.uuid,
+            node=c.node,
+            seq=next(self._seq),
+            arrived_at=now,
+            caller_number=c.caller_number,
+            caller_name=c.caller_name,
+            destination_number=c.destination_number,
+            queue=rt.name,
+            first_queue=rt.name,
+            priority=self._parse_priority(c.variables.get("ctilink_priority", ""), rt) or rt.config.default_priority,
+            media_started=True,
+        )
+        self._calls[call.call_id] = call
+        self._by_uuid[call.uuid] = call
+        self._note(CallArrived(call.call_id, call.uuid, call.queue, call.caller_number, call.priority, now))
+        found_leg = adopted.agent_leg
+        agent = self._agents.get(found_leg.variables["ctilink_agent_id"]) if found_leg is not None else None
+        if found_leg is None or agent is None:
+            if found_leg is not None:
+                self._cmd(Hangup(found_leg.uuid, "ORIGINATOR_CANCEL", node=c.node))  # an agent we do not have
+            if not c.parked:
+                self._cmd(Break(call.uuid, node=call.node))
+            self._cmd(Playback(call.uuid, rt.config.hold_music, node=call.node))
+            self._join_queue(call, rt, CallEvent.QUEUE, keep_queued_at=False)
+            return
+        call.attempts = 1
+        leg = Leg(
+            uuid=found_leg.uuid,
+            job_uuid=f"adopted:{found_leg.uuid}",
+            call_id=call.call_id,
+            agent_id=agent.id,
+            attempt=1,
+            queue=rt.name,
+            node=call.node,
+            offered_at=now,
+            state=LegState.CONNECTED,
+            result=OfferOutcome.ANSWERED,
+            result_at=now,
+            answered_at=now,
+            job_done=True,
+            switch_ends_it=adopted.bridged,
+        )
+        self._legs[leg.uuid] = leg
+        call.legs.append(leg)
+        call.apply(CallEvent.OFFER)
+        call.apply(CallEvent.ANSWER)
+        call.connected = leg
+        call.answered_at = now
+        agent.legs[leg.uuid] = call.call_id
+        if agent.state is AgentState.LOGGED_OUT:
+            agent.pending_logout = True  # no session says they are logged in: out after this call
+        elif agent.state is AgentState.NOT_READY:
+            agent.pending_not_ready = agent.reason
+        if agent.state is AgentState.WRAP_UP:
+            self._finish_wrap_legs(agent)
+        self._agent_apply(agent, AgentEvent.ADOPT, call.queue)
+        self._pull(agent)
+        self._refresh(agent)
+        if not adopted.bridged:
+            self._bridge(call, leg)
+        self._note(CallAnswered(call.call_id, agent.id, leg.uuid, call.queue or "", 0.0, now))
+
+    def _forget_gone(self, ev: Resynced) -> None:
         alive = set(ev.uuids)
         node = ev.node
         gone = [leg for leg in self._legs.values() if leg.node == node and leg.uuid not in alive]

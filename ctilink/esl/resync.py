@@ -369,7 +369,12 @@ def build_resync_events(
         stamp = ch.get("Event-Date-Timestamp")
         if stamp is not None and stamp.isdigit():
             latest = max(latest, int(stamp) / 1_000_000)
-    events.append(Resynced(node=node, core_uuid=core, timestamp=latest, uuids=[ch.uuid for ch in ordered]))
+    applications = {ch.uuid: app for ch in ordered if (app := _application(ch)) is not None}
+    events.append(
+        Resynced(
+            node=node, core_uuid=core, timestamp=latest, uuids=[ch.uuid for ch in ordered], applications=applications
+        )
+    )
     return events
 
 

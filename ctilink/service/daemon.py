@@ -58,6 +58,7 @@ from ctilink.service.loop import EngineLoop
 from ctilink.service.metrics import DialerMetrics, KpiMetrics
 from ctilink.service.persist import Persister, PersistFirst, load_run_states, write_dialer_notes
 from ctilink.service.screenpop import ScreenPop, ScreenPopper
+from ctilink.service.sessions import load_sessions
 from ctilink.service.simdriver import SimDriver
 from ctilink.service.sse import AgentRouter, EventHub
 from ctilink.service.switchlink import NodeLink, Switchboard
@@ -105,7 +106,7 @@ class Daemon:
         )
         self.store = store
         self.writer = StoreWriter(store, on_commit=self.metrics.observe_store_write) if store is not None else None
-        self.persister = Persister(self.writer) if self.writer is not None else None
+        self.persister = Persister(self.writer, endpoints_of=self._endpoints_of) if self.writer is not None else None
         self.dialer_metrics = DialerMetrics(self.registry)
         self.links: list[NodeLink] = []
         self.loop: EngineLoop | None = None
@@ -116,6 +117,7 @@ class Daemon:
         self.http_address: tuple[str, int] | None = None
         self.config_path: str | None = None  # set by `ctilink run`: what SIGHUP and the API re-read
         self.metrics_address: tuple[str, int] | None = None
+        self.sessions: list[rq.Request] = []  # agent sessions the store kept across a restart
         self.run_states: dict[str, CampaignState] = {}  # recorded run state per campaign (the store's)
         # Integration (docs/integration.md): screen pops, the agent event stream, webhooks, API.
         self.activity = Activity()
@@ -219,6 +221,7 @@ class Daemon:
         if load_sticky is not None:
             load_sticky(self.store.sticky_load(now))
         self.run_states = load_run_states(self.store)
+        self.sessions = load_sessions(self.store, {p.id: p for p in self.config.agents})
         for name in self.dialer.campaigns():
             out = self.dialer.load_contacts(name, self.store.get_contacts(name, limit=MAX_LOADED_CONTACTS), now)
             write_dialer_notes(self.store, out.notifications)  # interrupted attempts: closed before any dial
@@ -229,6 +232,11 @@ class Daemon:
         """Live statistics of every campaign (read on the caller's greenlet; gevent does not preempt)."""
         at = self._now() if now is None else now
         return [self.dialer.stats(name, at) for name in self.dialer.campaigns()]
+
+    def _endpoints_of(self, agent_id: str) -> list[str] | None:
+        profile_of = getattr(self.engine, "agent_profile", None)
+        profile = profile_of(agent_id) if profile_of is not None else None
+        return list(profile.endpoints) if profile is not None else None
 
     def _now(self) -> float:
         return self.sim.now if self.sim is not None else time.time()
@@ -306,6 +314,8 @@ class Daemon:
             self.writer.start()
         if self.loop is not None:
             self.loop.start()
+            for request in self.sessions:  # before any switch event: the resync then adopts their calls
+                self.submit(request)
             for link in self.links:
                 link.start()
         if self.driver is not None:

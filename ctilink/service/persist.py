@@ -37,6 +37,7 @@ from ctilink.dialer.dialer import AttemptRecorded, CampaignState, CampaignStateC
 from ctilink.esl.commands import Command, Originate
 from ctilink.events import JobCompleted
 from ctilink.service.api.serialize import plain
+from ctilink.service.sessions import save_session
 from ctilink.store import CallRecord as StoredCallRecord
 from ctilink.store import StoreWriter
 from ctilink.store.base import Store
@@ -99,9 +100,16 @@ class Persister:
     (live mode); the simulated switch has no crash to survive, so there they are written here.
     """
 
-    def __init__(self, writer: StoreWriter, *, dialer_notes: bool = True) -> None:
+    def __init__(
+        self,
+        writer: StoreWriter,
+        *,
+        dialer_notes: bool = True,
+        endpoints_of: Callable[[str], Sequence[str] | None] | None = None,
+    ) -> None:
         self.writer = writer
         self.dialer_notes = dialer_notes
+        self.endpoints_of = endpoints_of  # an agent's endpoints now, kept with their session
         self.failures = 0
 
     def observe(self, note: object, now: float) -> None:
@@ -118,6 +126,10 @@ class Persister:
         if isinstance(note, ContactUpdated | AttemptRecorded):
             if self.dialer_notes:
                 submit_dialer_note(self.writer, note, self._done)
+            return
+        if isinstance(note, nt.AgentStateChanged):
+            endpoints = self.endpoints_of(note.agent_id) if self.endpoints_of is not None else None
+            self.writer.submit(save_session, note, endpoints, on_done=self._done)
             return
         if isinstance(note, CampaignStateChanged):
             # read-modify-write in the writer's transaction: other override keys stay as they were

@@ -38,7 +38,7 @@ from ctilink.store.records import (
 
 __all__ = ["WRITE_METHODS", "ConfigKind", "Op", "Outcome", "Store", "StoreError"]
 
-ConfigKind: TypeAlias = Literal["queue", "campaign"]
+ConfigKind: TypeAlias = Literal["queue", "campaign", "agent_session"]
 #: One operation of a batch: called with the store, inside the batch's transaction.
 Op: TypeAlias = Callable[["Store"], Any]
 #: Result of one batched operation: ``(True, value)`` or ``(False, exception)``.
@@ -147,7 +147,7 @@ class Store(ABC):
     # -- configuration overrides ---------------------------------------------------------------
     @abstractmethod
     def put_config(self, kind: ConfigKind, name: str, blob: dict[str, Any], now: float) -> None:
-        """Store a queue or campaign configuration override (a JSON object)."""
+        """Store a queue or campaign configuration override, or an agent's session (a JSON object)."""
 
     @abstractmethod
     def get_config(self, kind: ConfigKind, name: str) -> dict[str, Any] | None: ...

@@ -48,7 +48,7 @@ from ctilink.store.schema import current_version, migrate
 __all__ = ["SqliteStore"]
 
 Synchronous = Literal["FULL", "NORMAL", "EXTRA"]
-_CONFIG_KINDS = ("queue", "campaign")
+_CONFIG_KINDS = ("queue", "campaign", "agent_session")
 _ENTRY_COLUMNS = "list, scope, kind, number, expires_at, reason, added_by, added_at, priority, target, action, cause"
 
 
@@ -64,7 +64,7 @@ def _sticky_queue(queue: str | None) -> str:
 
 def _check_kind(kind: str) -> str:
     if kind not in _CONFIG_KINDS:
-        raise ValueError(f"kind: expected 'queue' or 'campaign', got {kind!r:.40}")
+        raise ValueError(f"kind: expected one of {', '.join(_CONFIG_KINDS)}, got {kind!r:.40}")
     return kind
 
 

@@ -115,8 +115,11 @@ class FakeChannel:
     bridged_us: int = 0
     hangup_us: int = 0
     other_uuid: str | None = None
-    application: str = ""
+    application: str = ""  # what ``show channels`` lists (uuid_bridge once bridged)
     application_data: str = ""
+    # variable_current_application: the last application the channel itself ran. A uuid_bridge
+    # does not change it, so a bridged caller still says ``playback`` (its hold music).
+    current_app: str = ""
     parked: bool = False
     held: bool = False
     hangup_cause: str | None = None
@@ -418,8 +421,8 @@ class FakeSwitch:
         h["variable_channel_name"] = ch.name
         for k, v in ch.variables.items():
             h[f"variable_{k}"] = v
-        if ch.application:
-            h["variable_current_application"] = ch.application
+        if ch.current_app or ch.application:
+            h["variable_current_application"] = ch.current_app or ch.application
         return h
 
     @staticmethod
@@ -523,7 +526,7 @@ class FakeSwitch:
         return True
 
     def _park(self, ch: FakeChannel) -> None:
-        ch.parked, ch.application = True, "park"
+        ch.parked, ch.application, ch.current_app = True, "park", "park"
         self._channel_event("CHANNEL_PARK", ch, calling=("switch_ivr.c", "switch_ivr_park", "1002"))
 
     def _unpark(self, ch: FakeChannel) -> None:
@@ -726,7 +729,9 @@ class FakeSwitch:
             ch.bridged_us = other.bridged_us = self._now_us()
             ch.application, ch.application_data = "uuid_bridge", other.uuid
             other.application, other.application_data = "uuid_bridge", ch.uuid
-            ch.variables["bridge_uuid"], other.variables["bridge_uuid"] = other.uuid, ch.uuid
+            for a, b in ((ch, other), (other, ch)):
+                for name in ("bridge_uuid", "bridge_to", "signal_bond", "last_bridge_to"):
+                    a.variables[name] = b.uuid
             self._channel_event(
                 "CHANNEL_BRIDGE",
                 ch,
@@ -740,7 +745,7 @@ class FakeSwitch:
     def _api_uuid_broadcast(self, ch: FakeChannel, argv: list[str]) -> str:
         if len(argv) < 2:
             return "-USAGE: <uuid> <path> [aleg|bleg|both]\n"
-        ch.application, ch.application_data = "playback", argv[1]
+        ch.application, ch.application_data, ch.current_app = "playback", argv[1], "playback"
         self._channel_event("PLAYBACK_START", ch, post={"Playback-File-Path": argv[1]})
         return "+OK Message sent\n"
 
