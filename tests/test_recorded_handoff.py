@@ -9,8 +9,7 @@ never hangs up a caller; a channel FreeSWITCH reported hanging up is never hung 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
+from recorded import daemon_ids
 
 from ctilink.core import AgentProfile, Engine, EngineConfig, QueueConfig
 from ctilink.core import requests as rq
@@ -21,26 +20,11 @@ from ctilink.events import ChannelHungUp, JobCompleted, RawEvent
 from ctilink.testing.recordings import Recordings
 
 
-def _daemon_ids(recordings: Recordings, scenario: str) -> Iterator[str]:
-    """The ids the recorded daemon generated, in the order its engine asked for them."""
-    for record in recordings.controller_records(scenario):
-        if record.dir != "send":
-            continue
-        text = record.data.decode()
-        if m := re.match(r"api uuid_setvar \S+ ctilink_call_id (\S+)", text):
-            yield m.group(1)
-        elif (leg := re.search(r"origination_uuid=([0-9a-f-]{36})", text)) and (
-            job := re.search(r"Job-UUID: (\S+)", text)
-        ):
-            yield leg.group(1)
-            yield job.group(1)
-
-
 def test_the_recorded_race_replays_without_a_bridge_before_the_job_or_a_dropped_caller(
     ctilink_recordings: Recordings,
 ) -> None:
     scenario = "answer_bridge_race"
-    ids = _daemon_ids(ctilink_recordings, scenario)
+    ids = daemon_ids(ctilink_recordings, scenario)
     agents = [AgentProfile(id=f"a{i:02d}", endpoints=[f"sofia/external/a{i:02d}@127.0.0.1:5090"]) for i in range(1, 21)]
     engine = Engine(
         EngineConfig(queues=[QueueConfig(name="support", ring_timeout_s=5, wrap_up_s=0)], agents=agents),

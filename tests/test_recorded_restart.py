@@ -1,4 +1,4 @@
-"""A restarted daemon's engine on ctilink's own recorded reconnection to a real FreeSWITCH 1.10.12.
+"""Restarts, replayed on ctilink's own recorded connections to a real FreeSWITCH 1.10.12.
 
 ``daemon_restart_live_calls.2`` is the connection of a daemon restarted after a SIGKILL while five
 callers talked to agents a01..a05: its resync found the ten channels (customers and agent legs,
@@ -7,43 +7,31 @@ agents' sessions restored, is fed the recorded resync replies through the real r
 then every recorded event, and must: take the five calls back as the calls they are (same call
 ids, each agent on their own call), offer no agent a second call, write one "answered" record per
 call when it ends, and never hang up a channel FreeSWITCH already reported gone.
+
+``freeswitch_restart`` (and ``.2``) is FreeSWITCH itself stopped with three calls bridged, and the
+daemon's connection to the restarted node, which has no channels and then serves one new call:
+the three calls end once, their agents are free, no ghost call is left, and nothing FreeSWITCH
+reported gone is hung up again.
 """
 
 from __future__ import annotations
+
+from recorded import connection, daemon_ids
 
 from ctilink.core import AgentProfile, Disposition, Engine, EngineConfig, QueueConfig
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
 from ctilink.esl import commands as cmd
-from ctilink.esl.framing import FrameReader
 from ctilink.esl.normalize import Normalizer
 from ctilink.esl.resync import run_resync
 from ctilink.events import ChannelHungUp, Event, RawEvent
 from ctilink.testing.recordings import Recordings
 
 
-def _connection(recordings: Recordings, scenario: str) -> tuple[list[str], list[tuple[float, Event]]]:
-    """(api reply bodies in order, (t, event) of every event frame) of one recorded connection."""
-    normalizer, reader = Normalizer("vm"), FrameReader()
-    replies: list[str] = []
-    events: list[tuple[float, Event]] = []
-    for record in recordings.controller_records(scenario):
-        if record.dir != "recv":
-            continue
-        for frame in reader.feed(record.data):
-            if frame.content_type == "api/response":
-                replies.append(frame.body.decode())
-                continue
-            event = normalizer.from_frame(frame)
-            if event is not None:
-                events.append((record.t, event))
-    return replies, events
-
-
 def test_a_restarted_engine_takes_back_the_recorded_live_calls_and_records_them(
     ctilink_recordings: Recordings,
 ) -> None:
-    replies, events = _connection(ctilink_recordings, "daemon_restart_live_calls.2")
+    replies, events = connection(ctilink_recordings, "daemon_restart_live_calls.2")
     core_uuid, bodies = replies[0], iter(replies[1:])
     agents = [AgentProfile(id=f"a{i:02d}", endpoints=[f"sofia/external/a{i:02d}@127.0.0.1:5090"]) for i in range(1, 6)]
     engine = Engine(EngineConfig(queues=[QueueConfig(name="support", ring_timeout_s=5, wrap_up_s=0)], agents=agents))
@@ -84,3 +72,51 @@ def test_a_restarted_engine_takes_back_the_recorded_live_calls_and_records_them(
     assert {r.disposition for r in records} == {Disposition.ANSWERED}
     assert sorted(r.offers[0].agent_id for r in records) == [a.id for a in agents]
     assert all(a.state.value == "available" for a in engine.snapshot(60.0).agents)
+
+
+def _is_gone(event: Event) -> bool:
+    return isinstance(event, ChannelHungUp) or (isinstance(event, RawEvent) and event.event_name == "CHANNEL_HANGUP")
+
+
+def test_a_freeswitch_restart_with_calls_up_leaves_no_ghost_and_kills_nothing_gone(
+    ctilink_recordings: Recordings,
+) -> None:
+    first, second = "freeswitch_restart", "freeswitch_restart.2"
+    ids = daemon_ids(ctilink_recordings, first, second)
+    agents = [AgentProfile(id=f"a{i:02d}", endpoints=[f"sofia/external/a{i:02d}@127.0.0.1:5090"]) for i in range(1, 5)]
+    engine = Engine(
+        EngineConfig(queues=[QueueConfig(name="support", ring_timeout_s=5, wrap_up_s=0)], agents=agents),
+        id_factory=lambda: next(ids),
+    )
+    for profile in agents:
+        engine.handle(rq.AgentLogin(profile.id), now=0.0)
+    notes: list[object] = []
+    gone: set[str] = set()
+
+    def feed(event: Event, t: float) -> None:
+        if _is_gone(event):
+            gone.add(str(getattr(event, "uuid", "")))
+        effects = engine.handle(event, now=t)
+        notes.extend(effects.notifications)
+        for command in effects.commands:
+            if isinstance(command, cmd.Hangup):
+                assert command.uuid not in gone, f"hung up {command.uuid}, which FreeSWITCH said was gone"
+
+    _, events = connection(ctilink_recordings, first)
+    for t, event in events:
+        feed(event, t)
+    before = [n.record for n in notes if isinstance(n, nt.CallEnded)]
+    assert len(before) == 3 and not engine.snapshot(10.0).calls
+    assert all(a.state.value == "available" for a in engine.snapshot(10.0).agents)
+
+    replies, events = connection(ctilink_recordings, second)
+    core_uuid, bodies = replies[0], iter(replies[1:])
+    for event in run_resync(lambda commands: [next(bodies) for _ in commands], Normalizer("vm"), "vm", core_uuid):
+        feed(event, 30.0)
+    assert not engine.snapshot(30.0).calls  # the new node has no channels: no ghost of the old calls
+    for t, event in events:
+        feed(event, 30.0 + t)
+    engine.tick(60.0)
+    records = [n.record for n in notes if isinstance(n, nt.CallEnded)]
+    assert len(records) == 4 and records[-1].disposition is Disposition.ANSWERED
+    assert not engine.snapshot(60.0).calls

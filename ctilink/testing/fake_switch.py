@@ -522,7 +522,7 @@ class FakeSwitch:
         ch = self.channels.get(uuid)
         if ch is None:
             return False
-        self._hangup(ch, cause)
+        self._hangup(ch, cause, by="recv")
         return True
 
     def _park(self, ch: FakeChannel) -> None:
@@ -543,7 +543,10 @@ class FakeSwitch:
             "CHANNEL_ANSWER", ch, calling=("switch_channel.c", "switch_channel_perform_mark_answered", "3994")
         )
 
-    def _hangup(self, ch: FakeChannel, cause: str, sip_status: str | None = None) -> None:
+    def _hangup(self, ch: FakeChannel, cause: str, sip_status: str | None = None, by: str = "send") -> None:
+        """End ``ch``. ``by``: "recv" when the far end hung up (BYE/CANCEL/refusal reached the
+        switch), "send" when the switch ended it (uuid_kill, a bridged partner leaving): as in
+        mod_sofia's variable_sip_hangup_disposition, which tells a caller who left from a dropped one."""
         if ch.uuid not in self.channels:
             return
         other = self.channels.get(ch.other_uuid or "")
@@ -570,6 +573,7 @@ class FakeSwitch:
             "variable_end_uepoch": str(end),
             "variable_duration": str(duration),
             "variable_billsec": str(billsec),
+            "variable_sip_hangup_disposition": f"{by}_{'bye' if ch.answered_us else ('refuse' if by == 'recv' else 'cancel')}",
         }
         self._channel_event(
             "CHANNEL_HANGUP_COMPLETE",
@@ -625,13 +629,13 @@ class FakeSwitch:
         )
         if behaviour.kind == "no_answer":
             gevent.sleep((behaviour.delay_s or timeout) * self.time_scale)
-            self._hangup(ch, "NO_ANSWER", "487")
+            self._hangup(ch, "NO_ANSWER", "487")  # the switch gives up ringing: it sends the CANCEL
             return "-ERR NO_ANSWER\n"
         gevent.sleep(behaviour.delay_s * self.time_scale)
         if uid not in self.channels:
             return f"-ERR {ch.hangup_cause or 'ORIGINATOR_CANCEL'}\n"
         if behaviour.kind == "busy":
-            self._hangup(ch, "USER_BUSY", "486")
+            self._hangup(ch, "USER_BUSY", "486", by="recv")
             return "-ERR USER_BUSY\n"
         self._answer(ch)
         ch.owned_by_originate = True
