@@ -38,9 +38,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ctilink.testing.observer import Observer, Timeline
 
 PASSWORD = "bench-secret"
 SETTLE_S = 3.0  # after the last caller: longer than ctilink's partner_hangup_grace_s (2 s)
@@ -48,7 +49,8 @@ SETTLE_S = 3.0  # after the last caller: longer than ctilink's partner_hangup_gr
 
 def _config(host: str, port: int, password: str, db: str, agents: int, endpoint: str) -> str:
     rows = [
-        f'[[agents]]\nid = "a{i:02d}"\nendpoints = ["{endpoint.format(agent=f"a{i:02d}")}"]\n' for i in range(1, agents + 1)
+        f'[[agents]]\nid = "a{i:02d}"\nendpoints = ["{endpoint.format(agent=f"a{i:02d}")}"]\n'
+        for i in range(1, agents + 1)
     ]
     return f"""
 [[nodes]]
@@ -77,140 +79,11 @@ ring_timeout_s = 30
 """ + "\n".join(rows)
 
 
-@dataclass
-class Timeline:
-    """What the observer connection saw, by channel (switch timestamps, seconds)."""
-
-    parked: dict[str, float] = field(default_factory=dict)  # caller uuid -> CHANNEL_PARK
-    call_of: dict[str, str] = field(default_factory=dict)  # ctilink_call_id -> caller uuid
-    legs: dict[str, tuple[str, str, float]] = field(default_factory=dict)  # leg -> (call id, agent, created)
-    leg_answered: dict[str, float] = field(default_factory=dict)
-    bridged: dict[str, tuple[str, float]] = field(default_factory=dict)  # caller -> (leg, CHANNEL_BRIDGE)
-    leg_gone: dict[str, float] = field(default_factory=dict)
-    caller_gone: dict[str, str] = field(default_factory=dict)  # caller -> sip_hangup_disposition
-    on_bridge: list[Any] = field(default_factory=list)
-
-    def observe(self, ev: dict[str, Any]) -> None:
-        name = ev.get("Event-Name")
-        uuid = ev.get("Unique-ID", "")
-        at = int(ev.get("Event-Date-Timestamp", "0")) / 1e6
-        role = ev.get("variable_ctilink_role")
-        inbound = ev.get("Call-Direction") == "inbound"
-        call_id = ev.get("variable_ctilink_call_id")
-        if inbound and call_id and role in (None, "customer"):
-            self.call_of.setdefault(call_id, uuid)
-        if name == "CHANNEL_PARK" and inbound and ev.get("variable_ctilink_queue"):
-            self.parked.setdefault(uuid, at)
-        elif name == "CHANNEL_CREATE" and role == "agent":
-            self.legs[uuid] = (call_id or "", ev.get("variable_ctilink_agent_id", ""), at)
-        elif name == "CHANNEL_ANSWER" and uuid in self.legs:
-            self.leg_answered.setdefault(uuid, at)
-        elif name == "CHANNEL_BRIDGE":
-            a, b = ev.get("Bridge-A-Unique-ID", uuid), ev.get("Bridge-B-Unique-ID") or ev.get("Other-Leg-Unique-ID")
-            caller, leg = (a, b) if b in self.legs else (b, a)
-            if leg in self.legs and caller and caller not in self.bridged:
-                self.bridged[caller] = (leg, at)
-                for callback in self.on_bridge:
-                    callback(caller)
-        elif name == "CHANNEL_HANGUP_COMPLETE":
-            if uuid in self.legs:
-                self.leg_gone[uuid] = at
-            elif uuid in self.parked:
-                self.caller_gone[uuid] = ev.get("variable_sip_hangup_disposition", "")
-
-    def busy_agents(self, at: float) -> int:
-        """Agents with a leg up at ``at`` (ringing or talking)."""
-        return len(
-            {agent for leg, (_, agent, created) in self.legs.items() if created <= at < self.leg_gone.get(leg, 1e18)}
-        )
-
-    def park_to_originate(self, agents: int) -> list[float]:
-        """For callers who found an agent free when they arrived (the others wait in the queue:
-        their time is the freed -> offer figure)."""
-        first: dict[str, float] = {}
-        for call_id, _, created in self.legs.values():
-            caller = self.call_of.get(call_id)
-            if caller in self.parked:
-                first[caller] = min(first.get(caller, created), created)
-        return [t - self.parked[c] for c, t in first.items() if self.busy_agents(self.parked[c]) < agents]
-
-    def answer_to_bridge(self) -> list[float]:
-        return [at - self.leg_answered[leg] for leg, at in self.bridged.values() if leg in self.leg_answered]
-
-    def freed_to_offer(self) -> list[float]:
-        by_agent: dict[str, list[tuple[float, str]]] = {}
-        for call_id, agent, created in self.legs.values():
-            by_agent.setdefault(agent, []).append((created, call_id))
-        out = []
-        for leg, gone in self.leg_gone.items():
-            if leg not in self.leg_answered:
-                continue
-            agent = self.legs[leg][1]
-            later = sorted(c for c in by_agent.get(agent, []) if c[0] > gone)
-            if not later:
-                continue
-            created, call_id = later[0]
-            caller = self.call_of.get(call_id)
-            if caller is not None and self.parked.get(caller, gone) < gone:  # it was waiting already
-                out.append(created - gone)
-        return out
-
-
 def _pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
-
-
-class Observer:
-    """The bench's own event-socket connection: events into a Timeline, and api queries."""
-
-    def __init__(self, host: str, port: int, password: str, timeline: Timeline) -> None:
-        import gevent.queue
-        import gevent.socket
-
-        from ctilink.esl.framing import FrameReader
-
-        self.timeline = timeline
-        self.sock = gevent.socket.create_connection((host, port), timeout=10)
-        self.sock.settimeout(None)
-        self.reader = FrameReader()
-        self.replies: gevent.queue.Queue = gevent.queue.Queue()
-        self._send(f"auth {password}")
-        self._send("event json CHANNEL_CREATE CHANNEL_PARK CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_HANGUP_COMPLETE")
-        import gevent
-
-        self.greenlet = gevent.spawn(self._read)
-
-    def _send(self, line: str) -> None:
-        self.sock.sendall(line.encode() + b"\n\n")
-
-    def _read(self) -> None:
-        import orjson
-
-        while True:
-            data = self.sock.recv(65536)
-            if not data:
-                return
-            for frame in self.reader.feed(data):
-                if frame.content_type == "text/event-json":
-                    self.timeline.observe(orjson.loads(frame.body))
-                elif frame.content_type == "api/response":
-                    self.replies.put(frame.body.decode())
-
-    def api(self, command: str) -> str:
-        self._send(f"api {command}")
-        reply: str = self.replies.get(timeout=10)
-        return reply
-
-    def channel_count(self) -> int:
-        body = self.api("show channels as json").strip()
-        return int(json.loads(body).get("row_count", 0)) if body.startswith("{") else -1
-
-    def close(self) -> None:
-        self.greenlet.kill(block=False)
-        self.sock.close()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -251,7 +124,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             from ctilink.testing.sipp import SippParties
 
-            parties = SippParties(tmp.name, agents=args.agents, answer_delay_s=args.answer_delay)
+            parties = SippParties(Path(tmp.name) / "sipp", answer_delay_s=args.answer_delay)
             parties.start_agents()
             parties.call(calls=args.calls, cps=args.cps, talk_s=args.talk)
         deadline = time.monotonic() + args.calls / args.cps + 120
