@@ -39,7 +39,7 @@ makes the originate's result ``-ERR ORIGINATOR_CANCEL`` while the leg lives on (
 Endpoint behaviours (matched by longest dial-string prefix, default answer): ``answer`` after
 ``delay_s``; ``busy`` (486, USER_BUSY); ``no_answer`` (NO_ANSWER after ``originate_timeout``);
 ``fail`` (NORMAL_TEMPORARY_FAILURE at once). Delays are multiplied by ``time_scale``.
-Run standalone for benches: ``python -m ctilink.testing.fake_switch --port 8021``.
+Run standalone for benches: ``python -m ctilink.testing.fake_switch_cli --port 8021``.
 """
 
 from __future__ import annotations
@@ -50,9 +50,8 @@ import json
 import time
 import uuid as uuidlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import gevent
 import gevent.event
@@ -62,8 +61,16 @@ import gevent.socket
 
 from ctilink.esl.command_parse import CommandParseError, fs_separate, parse_originate_args
 from ctilink.testing import esl_wire
+from ctilink.testing.fake_channels import (
+    HOSTNAME,
+    SIP_STATUS,
+    Endpoint,
+    FakeChannel,
+    channel_headers,
+    show_channels_json,
+    uptime,
+)
 
-HOSTNAME = "fs-node-1"
 VERSION = "1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit"
 
 
@@ -85,63 +92,6 @@ def _wait_until(
         if left <= 0:
             raise TimeoutError(what())
         changed.wait(left)
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """How a dialled endpoint behaves when originated to."""
-
-    kind: Literal["answer", "busy", "no_answer", "fail"] = "answer"
-    delay_s: float = 0.0
-
-
-@dataclass
-class FakeChannel:
-    uuid: str
-    direction: Literal["inbound", "outbound"]
-    name: str
-    caller_number: str
-    caller_name: str
-    destination: str
-    context: str
-    variables: dict[str, str] = field(default_factory=dict)
-    state: str = "CS_INIT"
-    callstate: str = "DOWN"
-    answer_state: str = "ringing"
-    created_us: int = 0
-    progress_us: int = 0
-    progress_media_us: int = 0
-    answered_us: int = 0
-    bridged_us: int = 0
-    hangup_us: int = 0
-    other_uuid: str | None = None
-    application: str = ""  # what ``show channels`` lists (uuid_bridge once bridged)
-    application_data: str = ""
-    # variable_current_application: the last application the channel itself ran. A uuid_bridge
-    # does not change it, so a bridged caller still says ``playback`` (its hold music).
-    current_app: str = ""
-    parked: bool = False
-    held: bool = False
-    hangup_cause: str | None = None
-    # While its originate has not returned, FreeSWITCH's originate thread owns the leg: a
-    # uuid_bridge / uuid_transfer that takes it away makes that originate fail (the leg lives on).
-    owned_by_originate: bool = False
-    taken_from_originate: bool = False
-
-
-_STATE_NUMBERS = {
-    "CS_NEW": 0,
-    "CS_INIT": 1,
-    "CS_ROUTING": 2,
-    "CS_SOFT_EXECUTE": 3,
-    "CS_EXECUTE": 4,
-    "CS_EXCHANGE_MEDIA": 5,
-    "CS_PARK": 6,
-    "CS_HANGUP": 10,
-    "CS_REPORTING": 11,
-    "CS_DESTROY": 12,
-}
-_SIP_STATUS = {"USER_BUSY": "486", "NO_ANSWER": "487", "NORMAL_TEMPORARY_FAILURE": "503", "NORMAL_CLEARING": "200"}
 
 
 class _Client:
@@ -369,7 +319,7 @@ class FakeSwitch:
                     "Event-Calling-Function": "send_heartbeat",
                     "Event-Calling-Line-Number": "95",
                     "Event-Info": "System Ready",
-                    "Up-Time": _uptime(up_ms),
+                    "Up-Time": uptime(up_ms),
                     "FreeSWITCH-Version": VERSION,
                     "Uptime-msec": str(up_ms),
                     "Session-Count": str(len(self.channels)),
@@ -386,81 +336,6 @@ class FakeSwitch:
             )
 
     # -- channel events ---------------------------------------------------------------------------
-    def _channel_headers(self, ch: FakeChannel) -> dict[str, str]:
-        h = {
-            "Channel-State": ch.state,
-            "Channel-Call-State": ch.callstate,
-            "Channel-State-Number": str(_STATE_NUMBERS.get(ch.state, 4)),
-            "Channel-Name": ch.name,
-            "Unique-ID": ch.uuid,
-            "Call-Direction": ch.direction,
-            "Presence-Call-Direction": ch.direction,
-            "Channel-HIT-Dialplan": "true" if ch.direction == "inbound" else "false",
-            "Channel-Call-UUID": ch.uuid,
-            "Answer-State": ch.answer_state,
-        }
-        if ch.answered_us or ch.progress_media_us:
-            h.update(
-                {
-                    "Channel-Read-Codec-Name": "PCMU",
-                    "Channel-Read-Codec-Rate": "8000",
-                    "Channel-Read-Codec-Bit-Rate": "64000",
-                    "Channel-Write-Codec-Name": "PCMU",
-                    "Channel-Write-Codec-Rate": "8000",
-                    "Channel-Write-Codec-Bit-Rate": "64000",
-                }
-            )
-        h.update(self._profile("Caller", ch))
-        other = self.channels.get(ch.other_uuid or "") or None
-        if other is not None:
-            h["Other-Type"] = "originatee" if ch.direction == "inbound" else "originator"
-            h.update(self._profile("Other-Leg", other))
-        h["variable_direction"] = ch.direction
-        h["variable_uuid"] = ch.uuid
-        h["variable_call_uuid"] = ch.uuid
-        h["variable_channel_name"] = ch.name
-        for k, v in ch.variables.items():
-            h[f"variable_{k}"] = v
-        if ch.current_app or ch.application:
-            h["variable_current_application"] = ch.current_app or ch.application
-        return h
-
-    @staticmethod
-    def _profile(prefix: str, ch: FakeChannel) -> dict[str, str]:
-        p = prefix
-        return {
-            f"{p}-Direction": ch.direction,
-            f"{p}-Logical-Direction": ch.direction,
-            f"{p}-Username": ch.caller_number,
-            f"{p}-Dialplan": "XML",
-            f"{p}-Caller-ID-Name": ch.caller_name,
-            f"{p}-Caller-ID-Number": ch.caller_number,
-            f"{p}-Orig-Caller-ID-Name": ch.caller_name,
-            f"{p}-Orig-Caller-ID-Number": ch.caller_number,
-            f"{p}-Network-Addr": "127.0.0.1",
-            f"{p}-ANI": ch.caller_number,
-            f"{p}-Destination-Number": ch.destination,
-            f"{p}-Unique-ID": ch.uuid,
-            f"{p}-Source": "mod_sofia" if ch.direction == "inbound" else "src/switch_ivr_originate.c",
-            f"{p}-Context": ch.context,
-            f"{p}-Channel-Name": ch.name,
-            f"{p}-Profile-Index": "1",
-            f"{p}-Profile-Created-Time": str(ch.created_us),
-            f"{p}-Channel-Created-Time": str(ch.created_us),
-            f"{p}-Channel-Answered-Time": str(ch.answered_us),
-            f"{p}-Channel-Progress-Time": str(ch.progress_us),
-            f"{p}-Channel-Progress-Media-Time": str(ch.progress_media_us),
-            f"{p}-Channel-Hangup-Time": str(ch.hangup_us),
-            f"{p}-Channel-Transfer-Time": "0",
-            f"{p}-Channel-Resurrect-Time": "0",
-            f"{p}-Channel-Bridged-Time": str(ch.bridged_us),
-            f"{p}-Channel-Last-Hold": "0",
-            f"{p}-Channel-Hold-Accum": "0",
-            f"{p}-Screen-Bit": "true",
-            f"{p}-Privacy-Hide-Name": "false",
-            f"{p}-Privacy-Hide-Number": "false",
-        }
-
     def _channel_event(
         self,
         name: str,
@@ -471,7 +346,7 @@ class FakeSwitch:
     ) -> None:
         h = self._common(name, calling or ("switch_channel.c", "switch_channel_perform_event", "1"))
         h.update(pre or {})
-        h.update(self._channel_headers(ch))
+        h.update(channel_headers(ch, self.channels.get(ch.other_uuid or "")))
         h.update(post or {})
         self._deliver(h, None)
 
@@ -567,7 +442,7 @@ class FakeSwitch:
         billsec = (end - ch.answered_us) // 1_000_000 if ch.answered_us else 0
         post = {
             "variable_hangup_cause": cause,
-            "variable_sip_term_status": sip_status or _SIP_STATUS.get(cause, "200"),
+            "variable_sip_term_status": sip_status or SIP_STATUS.get(cause, "200"),
             "variable_start_uepoch": str(ch.created_us),
             "variable_answer_uepoch": str(ch.answered_us),
             "variable_end_uepoch": str(end),
@@ -683,7 +558,7 @@ class FakeSwitch:
         if cmd == "status":
             return self._status()
         if cmd == "show" and args == "channels as json":
-            return self._show_channels_json()
+            return show_channels_json(self.channels.values())
         if cmd == "uuid_exists":
             return "true" if args in self.channels else "false"
         handler = getattr(self, f"_api_{cmd}", None)
@@ -828,7 +703,7 @@ class FakeSwitch:
 
     def _api_uuid_dump(self, ch: FakeChannel, argv: list[str]) -> str:
         h = self._common("CHANNEL_DATA", ("mod_commands.c", "uuid_dump_function", "6468"))
-        h.update(self._channel_headers(ch))
+        h.update(channel_headers(ch, self.channels.get(ch.other_uuid or "")))
         if len(argv) > 1 and argv[1] == "json":
             return json.dumps(h, ensure_ascii=False, separators=(",", ":"))
         return "".join(f"{k}: {esl_wire.url_encode(v)}\n" for k, v in h.items())
@@ -837,63 +712,13 @@ class FakeSwitch:
         up_ms = int((time.time() - self._started_at) * 1000)
         n = len(self.channels)
         return (
-            f"UP {_uptime(up_ms)}\n"
+            f"UP {uptime(up_ms)}\n"
             f"FreeSWITCH (Version 1.10.12-release git a88d069 2024-08-02 21:02:27Z 64bit) is ready\n"
             f"{self._sessions_since_start} session(s) since startup\n"
             f"{n} session(s) - peak {n}, last 5min {n} \n"
             f"0 session(s) per Sec out of max 30, peak 1, last 5min 1 \n"
             "1000 session(s) max\nmin idle cpu 0.00/98.00\nCurrent Stack Size/Max 240K/8192K\n"
         )
-
-    def _show_channels_json(self) -> str:
-        if not self.channels:
-            return '{"row_count": 0}\n'
-        rows = []
-        for ch in self.channels.values():
-            created = ch.created_us // 1_000_000
-            rows.append(
-                {
-                    "uuid": ch.uuid,
-                    "direction": ch.direction,
-                    "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created)),
-                    "created_epoch": str(created),
-                    "name": ch.name,
-                    "state": ch.state,
-                    "cid_name": ch.caller_name,
-                    "cid_num": ch.caller_number,
-                    "ip_addr": "127.0.0.1" if ch.direction == "inbound" else "",
-                    "dest": ch.destination,
-                    "application": ch.application,
-                    "application_data": ch.application_data,
-                    "dialplan": "XML" if ch.direction == "inbound" else "",
-                    "context": ch.context,
-                    "read_codec": "PCMU",
-                    "read_rate": "8000",
-                    "read_bit_rate": "64000",
-                    "write_codec": "PCMU",
-                    "write_rate": "8000",
-                    "write_bit_rate": "64000",
-                    "secure": "",
-                    "hostname": HOSTNAME,
-                    "presence_id": "",
-                    "presence_data": "",
-                    "accountcode": "",
-                    "callstate": ch.callstate,
-                    "callee_name": "",
-                    "callee_num": "",
-                    "callee_direction": "",
-                    "call_uuid": ch.uuid,
-                    "sent_callee_name": "",
-                    "sent_callee_num": "",
-                    "initial_cid_name": ch.caller_name,
-                    "initial_cid_num": ch.caller_number,
-                    "initial_ip_addr": "127.0.0.1" if ch.direction == "inbound" else "",
-                    "initial_dest": ch.destination,
-                    "initial_dialplan": "XML" if ch.direction == "inbound" else "",
-                    "initial_context": ch.context,
-                }
-            )
-        return json.dumps({"row_count": len(rows), "rows": rows}, ensure_ascii=False, separators=(",", ":"))
 
     # -- connection handling ----------------------------------------------------------------------------
     def _reply(self, c: _Client, data: bytes) -> None:
@@ -978,38 +803,3 @@ class FakeSwitch:
             c.close()
         else:
             self._reply(c, esl_wire.command_reply("-ERR command not found"))
-
-
-def _uptime(ms: int) -> str:
-    s, msec = divmod(ms, 1000)
-    m, s = divmod(s, 60)
-    h, m = divmod(m, 60)
-    d, h = divmod(h, 24)
-    return f"0 years, {d} days, {h} hours, {m} minutes, {s} seconds, {msec} milliseconds, 0 microseconds"
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run a fake switch in its own process (for benches): ``--port``, ``--heartbeat``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description="fake FreeSWITCH ESL server")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8021)
-    parser.add_argument("--password", default="ClueCon")
-    parser.add_argument("--heartbeat", type=float, default=20.0)
-    parser.add_argument("--time-scale", type=float, default=1.0)
-    ns = parser.parse_args(argv)
-    srv = FakeSwitch(
-        password=ns.password,
-        host=ns.host,
-        port=ns.port,
-        heartbeat_interval=ns.heartbeat or None,
-        time_scale=ns.time_scale,
-    )
-    srv.start()
-    print(f"fake switch listening on {srv.host}:{srv.port}", flush=True)
-    gevent.wait()
-
-
-if __name__ == "__main__":
-    main()

@@ -75,14 +75,21 @@ class Timeline:
         )
 
     def park_to_originate(self, agents: int) -> list[float]:
-        """For callers who found an agent free when they arrived (the others wait in the queue:
-        their time is the freed -> offer figure)."""
+        """For callers who found an agent free when they arrived: fewer agents busy (a leg up) than
+        staffed, after the callers already waiting took theirs. The others wait in the queue, and
+        their time is the freed -> offer figure."""
         first: dict[str, float] = {}
         for call_id, _, created in self.legs.values():
             caller = self.call_of.get(call_id)
             if caller in self.parked:
                 first[caller] = min(first.get(caller, created), created)
-        return [t - self.parked[c] for c, t in first.items() if self.busy_agents(self.parked[c]) < agents]
+        out = []
+        for caller, offered in first.items():
+            parked = self.parked[caller]
+            waiting = sum(1 for c, t in self.parked.items() if t < parked and first.get(c, 1e18) > parked)
+            if self.busy_agents(parked) + waiting < agents:
+                out.append(offered - parked)
+        return out
 
     def answer_to_bridge(self) -> list[float]:
         return [at - self.leg_answered[leg] for leg, at in self.bridged.values() if leg in self.leg_answered]
