@@ -14,52 +14,20 @@ import json
 import re
 import signal
 import sqlite3
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gevent
 import gevent.subprocess
 import pytest
+from daemon_process import AUTH, daemon_toml, eventually, start_daemon, stop_daemons
 
 from ctilink.config import load_config
 from ctilink.testing import http
 from ctilink.testing.fake_switch import FakeSwitch
 
-ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "admin-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 AGENTS = ["a01", "a02", "a03", "a04", "a05"]
-
-
-def _toml(port: int, db: Path) -> str:
-    agents = "".join(f'\n[[agents]]\nid = "{a}"\nendpoints = ["user/{a}"]\n' for a in AGENTS)
-    return f"""
-[[nodes]]
-name = "fs-restart"
-port = {port}
-password = "restart-pw"
-
-[http]
-listen = "127.0.0.1:0"
-
-[metrics]
-enabled = false
-
-[store]
-path = "{db}"
-
-[logging]
-format = "json"
-
-[api]
-tokens = [{{ name = "ops", token = "{TOKEN}", role = "admin" }}]
-
-[[queues]]
-name = "support"
-wrap_up_s = 0
-{agents}"""
 
 
 @pytest.fixture
@@ -70,32 +38,6 @@ def switch() -> Iterator[FakeSwitch]:
     srv.stop()
 
 
-def _start(config: Path) -> tuple[gevent.subprocess.Popen, tuple[str, int]]:
-    proc = gevent.subprocess.Popen(
-        [sys.executable, "-m", "ctilink.cli", "run", "-c", str(config)],
-        stderr=gevent.subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    with gevent.Timeout(30):
-        while True:
-            line = proc.stderr.readline()
-            assert line, "daemon exited before it started"
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("event") == "daemon_started":
-                host, port = record["http"]
-                gevent.spawn(_drain, proc)  # keep its log pipe from filling up
-                return proc, (host, int(port))
-
-
-def _drain(proc: gevent.subprocess.Popen) -> None:
-    for _ in proc.stderr:
-        pass
-
-
 def _post(address: tuple[str, int], path: str, body: dict[str, Any] | None = None) -> None:
     resp = http.request(address, "POST", path, headers=AUTH, json=body or {})
     assert resp.status < 300, (path, resp.status, resp.body[:300])
@@ -104,16 +46,6 @@ def _post(address: tuple[str, int], path: str, body: dict[str, Any] | None = Non
 def _agents(address: tuple[str, int]) -> dict[str, dict[str, Any]]:
     resp = http.request(address, "GET", "/v1/agents", headers=AUTH)
     return {a["agent_id"]: a for a in resp.json()["agents"]}
-
-
-def _eventually(what: str, check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Wait for a condition only another process can make true (its store, its engine)."""
-    with gevent.Timeout(timeout, AssertionError(f"timed out waiting for {what}")):
-        while True:
-            value = check()
-            if value:
-                return value
-            gevent.sleep(0.02)
 
 
 def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -130,9 +62,11 @@ def _agent_of(originate: str) -> str:
 def test_a_killed_daemon_restarts_with_its_calls_and_agents(switch: FakeSwitch, tmp_path: Path) -> None:
     db = tmp_path / "ctilink.db"
     config = tmp_path / "ctilink.toml"
-    config.write_text(_toml(switch.port, db))
+    config.write_text(
+        daemon_toml(port=switch.port, password="restart-pw", db=db, agents={a: f"user/{a}" for a in AGENTS})
+    )
     load_config(config)
-    proc, address = _start(config)
+    proc, address = start_daemon(config)
     second: gevent.subprocess.Popen | None = None
     try:
         for agent in ("a01", "a02", "a03", "a05"):
@@ -153,7 +87,7 @@ def test_a_killed_daemon_restarts_with_its_calls_and_agents(switch: FakeSwitch, 
             if (m := re.match(r"api uuid_setvar (\S+) ctilink_call_id (\S+)", t))
         }
         sessions = "SELECT name, blob FROM config_overrides WHERE kind = 'agent_session'"
-        _eventually(
+        eventually(
             "the sessions to be stored",
             lambda: sum(json.loads(b)["state"] == "on-call" for _, b in _rows(db, sessions)) == 3,
         )
@@ -163,13 +97,13 @@ def test_a_killed_daemon_restarts_with_its_calls_and_agents(switch: FakeSwitch, 
         sent_before = len(switch.commands)
         assert all(c in switch.channels for c in callers)  # the calls outlive the daemon
 
-        second, address = _start(config)
+        second, address = start_daemon(config)
 
         def back_on_their_calls() -> dict[str, dict[str, Any]] | None:
             agents = _agents(address)
             return agents if sum(a["state"] == "on-call" for a in agents.values()) == 3 else None
 
-        states = _eventually("the restarted daemon to take back its calls", back_on_their_calls)
+        states = eventually("the restarted daemon to take back its calls", back_on_their_calls)
         assert sorted(a for a, v in states.items() if v["state"] == "on-call") == talking
         assert (states["a04"]["state"], states["a04"]["reason"]) == ("not-ready", "lunch")
         free = next(a for a in ("a01", "a02", "a03", "a05") if a not in talking)
@@ -190,11 +124,11 @@ def test_a_killed_daemon_restarts_with_its_calls_and_agents(switch: FakeSwitch, 
         switch.wait_for_command(lambda t: t.startswith(f"api uuid_bridge {late} "))
 
         for caller in (newcomer, late):
-            _eventually("the bridge", lambda c=caller: switch.channels[c].other_uuid)
+            eventually("the bridge", lambda c=caller: switch.channels[c].other_uuid)
         for caller in [*callers, newcomer, late]:
             assert switch.hangup(caller)
         records = "SELECT call_id, disposition, record FROM call_records"
-        rows = _eventually("the call records", lambda: len(_rows(db, records)) == 5 and _rows(db, records))
+        rows = eventually("the call records", lambda: len(_rows(db, records)) == 5 and _rows(db, records))
         by_id = {call_id: (disposition, json.loads(record)) for call_id, disposition, record in rows}
         for caller in callers:
             disposition, record = by_id[call_ids[caller]]
@@ -204,12 +138,9 @@ def test_a_killed_daemon_restarts_with_its_calls_and_agents(switch: FakeSwitch, 
         after = switch.commands[sent_before:]
         assert [t for t in after if t.startswith("api uuid_kill")] == [], "\n".join(t[:150] for t in after)
         assert switch.channels == {}
-        _eventually(
+        eventually(
             "every agent free again",
             lambda: all(v["state"] == "available" for v in _agents(address).values()),
         )
     finally:
-        for p in (proc, second):
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                p.wait(timeout=20)
+        stop_daemons(proc, second)

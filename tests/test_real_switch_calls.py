@@ -15,8 +15,7 @@ import json
 import os
 import signal
 import sqlite3
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import gevent
 import gevent.subprocess
 import pytest
+from daemon_process import AUTH, TOKEN, daemon_toml, eventually, start_daemon, stop_daemons
 
 from ctilink.config import parse_config
 from ctilink.core import CallRecord
@@ -35,24 +35,12 @@ from ctilink.testing import http, sipp
 from ctilink.testing.observer import Observer, Timeline
 
 SPEC = os.environ.get("CTILINK_TEST_ESL", "")
-ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "admin-token-0123456789"
 
 pytestmark = [
     pytest.mark.freeswitch,
     pytest.mark.skipif(not SPEC, reason="set CTILINK_TEST_ESL=host:port:password to run against FreeSWITCH"),
     pytest.mark.skipif(not sipp.available(), reason="SIPp is needed for the SIP parties (apt-get install sip-tester)"),
 ]
-
-
-def _eventually(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """Wait for something only the switch or another process can make true."""
-    with gevent.Timeout(timeout, AssertionError(f"timed out waiting for {what}")):
-        while True:
-            value = check()
-            if value:
-                return value
-            gevent.sleep(0.05)
 
 
 @dataclass
@@ -125,7 +113,7 @@ class Running:
 
 
 def _all_gone(rig: Rig, calls: int) -> None:
-    _eventually(f"{calls} callers to leave", lambda: len(rig.timeline.caller_gone) >= calls, timeout=calls / 2 + 60)
+    eventually(f"{calls} callers to leave", lambda: len(rig.timeline.caller_gone) >= calls, timeout=calls / 2 + 60)
     gevent.sleep(3.0)  # ctilink's grace for a bridged partner to follow (2 s) before counting leaks
 
 
@@ -142,7 +130,7 @@ def test_callers_are_answered_and_bridged_with_none_dropped_and_nothing_left(
         assert dropped == [], f"{len(dropped)} callers hung up by the switch"
         assert len(rig.timeline.bridged) == calls
         assert rig.channels() == 0, "channels left behind"
-        _eventually("every record", lambda: len(running.records) == calls)
+        eventually("every record", lambda: len(running.records) == calls)
         assert {r.disposition.value for r in running.records} == {"answered"}
         assert running.command_failures("uuid_kill") == 0  # nothing gone was killed again
     finally:
@@ -159,7 +147,7 @@ def test_a_busy_and_a_silent_phone_are_passed_over_and_the_caller_reaches_a_thir
     try:
         running.ready("busy", "silent")
         rig.parties.call(calls=1, cps=1, talk_s=12.0)
-        _eventually("both offers to fail", lambda: len([leg for leg in rig.timeline.leg_gone]) >= 2)
+        eventually("both offers to fail", lambda: len([leg for leg in rig.timeline.leg_gone]) >= 2)
         running.ready("good")
         _all_gone(rig, 1)
         (record,) = running.records
@@ -177,7 +165,7 @@ def test_a_caller_who_gives_up_is_abandoned_not_dropped(rig: Rig, tmp_path: Path
         rig.parties.call(calls=1, cps=1, talk_s=2.0)  # nobody is logged in
         _all_gone(rig, 1)
         assert list(rig.timeline.caller_gone.values()) == ["recv_bye"]
-        _eventually("the record", lambda: running.records)
+        eventually("the record", lambda: running.records)
         assert running.records[0].disposition.value == "abandoned"
         assert rig.channels() == 0
     finally:
@@ -188,9 +176,9 @@ def test_overflow_reaches_the_shipped_voicemail_extension(rig: Rig, tmp_path: Pa
     running = Running(rig.config(tmp_path, _agents(1), max_wait_s=1, overflow={"kind": "extension", "target": "7999"}))
     try:
         rig.parties.call(calls=1, cps=1, talk_s=4.0)
-        (caller,) = _eventually("the caller", lambda: list(rig.timeline.parked))
-        _eventually("voicemail to run", lambda: "voicemail" in rig.timeline.executed.get(caller, []))
-        _eventually("the record", lambda: running.records)
+        (caller,) = eventually("the caller", lambda: list(rig.timeline.parked))
+        eventually("voicemail to run", lambda: "voicemail" in rig.timeline.executed.get(caller, []))
+        eventually("the record", lambda: running.records)
         assert running.records[0].disposition.value == "overflowed"
         _all_gone(rig, 1)
     finally:
@@ -205,7 +193,7 @@ def test_callers_whose_number_is_not_digits_reach_an_agent(rig: Rig, tmp_path: P
         rig.parties.call(calls=3, cps=1, talk_s=3.0, numbers=numbers)
         _all_gone(rig, 3)
         assert len(rig.timeline.bridged) == 3
-        _eventually("the records", lambda: len(running.records) == 3)
+        eventually("the records", lambda: len(running.records) == 3)
         assert sorted(r.caller_number or "" for r in running.records) == sorted(numbers)
         assert {r.disposition.value for r in running.records} == {"answered"}
     finally:
@@ -217,12 +205,12 @@ def test_an_event_socket_reload_with_calls_up_loses_nothing(rig: Rig, tmp_path: 
     try:
         running.ready(*_agents(3))
         rig.parties.call(calls=3, cps=2, talk_s=10.0)
-        _eventually("three bridges", lambda: len(rig.timeline.bridged) == 3)
+        eventually("three bridges", lambda: len(rig.timeline.bridged) == 3)
         connects = rig.observer.connects
         rig.observer.send_only("bgapi reload mod_event_socket")
-        _eventually("the observer to reconnect", lambda: rig.observer.connects > connects)
-        _eventually("ctilink to reconnect", lambda: running.daemon.links[0].conn.connected)
-        _eventually("the records", lambda: len(running.records) == 3, timeout=40)
+        eventually("the observer to reconnect", lambda: rig.observer.connects > connects)
+        eventually("ctilink to reconnect", lambda: running.daemon.links[0].conn.connected)
+        eventually("the records", lambda: len(running.records) == 3, timeout=40)
         assert {r.disposition.value for r in running.records} == {"answered"}
         assert running.command_failures("uuid_kill") == 0
         gevent.sleep(3.0)
@@ -231,99 +219,45 @@ def test_an_event_socket_reload_with_calls_up_loses_nothing(rig: Rig, tmp_path: 
         running.stop()
 
 
-def _toml(rig: Rig, db: Path) -> str:
-    agents = "".join(f'\n[[agents]]\nid = "{a}"\nendpoints = ["{e}"]\n' for a, e in _agents(3).items())
-    return f"""
-[[nodes]]
-name = "fs"
-host = "{rig.host}"
-port = {rig.port}
-password = "{rig.password}"
-
-[http]
-listen = "127.0.0.1:0"
-
-[metrics]
-enabled = false
-
-[store]
-path = "{db}"
-
-[logging]
-format = "json"
-
-[api]
-tokens = [{{ name = "ops", token = "{TOKEN}", role = "admin" }}]
-
-[[queues]]
-name = "support"
-wrap_up_s = 0
-{agents}"""
-
-
-def _start(config: Path) -> tuple[gevent.subprocess.Popen, tuple[str, int]]:
-    proc = gevent.subprocess.Popen(
-        [sys.executable, "-m", "ctilink.cli", "run", "-c", str(config)],
-        stderr=gevent.subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    with gevent.Timeout(30):
-        while True:
-            line = proc.stderr.readline()
-            assert line, "daemon exited before it started"
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("event") == "daemon_started":
-                gevent.spawn(lambda: [None for _ in proc.stderr])
-                host, port = record["http"]
-                return proc, (host, int(port))
-
-
 def test_a_daemon_killed_with_calls_up_takes_them_back_and_records_them(rig: Rig, tmp_path: Path) -> None:
     db = tmp_path / "ctilink.db"
     config = tmp_path / "ctilink.toml"
-    config.write_text(_toml(rig, db))
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    proc, address = _start(config)
+    config.write_text(daemon_toml(port=rig.port, password=rig.password, db=db, agents=_agents(3), host=rig.host))
+    auth = AUTH
+    proc, address = start_daemon(config)
     second = None
     try:
         for agent in _agents(3):
             for action in ("login", "ready"):
                 assert http.request(address, "POST", f"/v1/agents/{agent}/{action}", headers=auth, json={}).status < 300
         rig.parties.call(calls=3, cps=2, talk_s=12.0)
-        _eventually("three bridges", lambda: len(rig.timeline.bridged) == 3)
+        eventually("three bridges", lambda: len(rig.timeline.bridged) == 3)
 
         def sessions() -> int:
             with sqlite3.connect(db) as conn:
                 rows = conn.execute("SELECT blob FROM config_overrides WHERE kind = 'agent_session'").fetchall()
             return sum(json.loads(b)["state"] == "on-call" for (b,) in rows)
 
-        _eventually("the sessions to be stored", lambda: sessions() == 3)
+        eventually("the sessions to be stored", lambda: sessions() == 3)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        second, address = _start(config)
+        second, address = start_daemon(config)
 
         def on_call() -> bool:
             agents = http.request(address, "GET", "/v1/agents", headers=auth).json()["agents"]
             return sum(a["state"] == "on-call" for a in agents) == 3
 
-        _eventually("the calls to be taken back", on_call)
+        eventually("the calls to be taken back", on_call)
         _all_gone(rig, 3)
 
         def records() -> list[tuple[str]]:
             with sqlite3.connect(db) as conn:
                 return conn.execute("SELECT disposition FROM call_records").fetchall()
 
-        assert _eventually("three records", lambda: (r := records()) and len(r) == 3 and r) == [("answered",)] * 3
+        assert eventually("three records", lambda: (r := records()) and len(r) == 3 and r) == [("answered",)] * 3
         assert rig.channels() == 0
     finally:
-        for p in (proc, second):
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                p.wait(timeout=20)
+        stop_daemons(proc, second)
 
 
 def test_a_freeswitch_restart_with_calls_up_leaves_no_ghost(rig: Rig, tmp_path: Path) -> None:
@@ -331,19 +265,19 @@ def test_a_freeswitch_restart_with_calls_up_leaves_no_ghost(rig: Rig, tmp_path: 
     try:
         running.ready(*_agents(2))
         rig.parties.call(calls=2, cps=2, talk_s=30.0)
-        _eventually("two bridges", lambda: len(rig.timeline.bridged) == 2)
+        eventually("two bridges", lambda: len(rig.timeline.bridged) == 2)
         connects = rig.observer.connects
         rig.observer.send_only("bgapi fsctl shutdown restart")
-        _eventually("FreeSWITCH to come back", lambda: rig.observer.connects > connects, timeout=90)
-        _eventually("ctilink to reconnect", lambda: running.daemon.links[0].conn.connected, timeout=30)
-        _eventually("both calls to end", lambda: len(running.records) == 2)
-        snapshot = _eventually("a snapshot", lambda: running.daemon.snapshot)
-        _eventually("no ghost call", lambda: not running.daemon.snapshot.calls)
+        eventually("FreeSWITCH to come back", lambda: rig.observer.connects > connects, timeout=90)
+        eventually("ctilink to reconnect", lambda: running.daemon.links[0].conn.connected, timeout=30)
+        eventually("both calls to end", lambda: len(running.records) == 2)
+        snapshot = eventually("a snapshot", lambda: running.daemon.snapshot)
+        eventually("no ghost call", lambda: not running.daemon.snapshot.calls)
         assert {a.state.value for a in snapshot.agents} <= {"available", "on-call"}
-        _eventually("agents free", lambda: {a.state.value for a in running.daemon.snapshot.agents} == {"available"})
+        eventually("agents free", lambda: {a.state.value for a in running.daemon.snapshot.agents} == {"available"})
         # The restarted node serves a new caller as usual.
         before = len(rig.timeline.bridged)
         rig.parties.call(calls=1, cps=1, talk_s=3.0)
-        _eventually("the new caller to be bridged", lambda: len(rig.timeline.bridged) > before)
+        eventually("the new caller to be bridged", lambda: len(rig.timeline.bridged) > before)
     finally:
         running.stop()
