@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from ctilink.core.config import AgentProfile, EngineConfig, QueueConfig
 from ctilink.dialer.campaign import CampaignConfig
+from ctilink.values import dial_template_problem, renderable_text
 
 _ENV_REF = re.compile(r"^(?:env:([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)\})$")
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(?P<port>[0-9]{1,5})$")
@@ -261,7 +262,12 @@ class CallsConfig(_Model):
     def _template(cls, value: str) -> str:
         if "{number}" not in value:
             raise ValueError("expected a dial string containing {number}")
-        return value
+        return dial_template_problem(value)
+
+    @field_validator("caller_id_name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return renderable_text(value)
 
 
 class Config(_Model):

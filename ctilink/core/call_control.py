@@ -30,7 +30,6 @@ from ctilink.core.agent import AgentState
 from ctilink.core.call import CallState
 from ctilink.core.errors import AgentUnavailable, InvalidValue, NoCallForAgent, UnknownCall
 from ctilink.esl.commands import (
-    DIAL_STRING_RE,
     DTMF_RE,
     RECORD_PATH_RE,
     Bridge,
@@ -42,6 +41,7 @@ from ctilink.esl.commands import (
     SendDtmf,
 )
 from ctilink.events import ChannelAnswered, ChannelEvent, ChannelHungUp
+from ctilink.values import DIAL_STRING_RE
 
 if TYPE_CHECKING:
     from ctilink.core.call import Call

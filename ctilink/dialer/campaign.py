@@ -12,9 +12,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ctilink.dialer.windows import CallingWindow
+from ctilink.values import dial_template_problem, renderable_text
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 PATH = r"^[A-Za-z0-9_./${}:-]{1,255}$"
@@ -92,6 +93,16 @@ class CampaignConfig(BaseModel):
     preview_timeout_action: Literal["dial", "return"] = "return"
     pacing_tick_s: float = Field(default=1.0, gt=0)
     autostart: bool = True  # the daemon starts it when it starts, unless the store recorded a pause/stop
+
+    @field_validator("caller_id_name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return renderable_text(value)
+
+    @field_validator("dial_string")
+    @classmethod
+    def _dial(cls, value: str) -> str:
+        return dial_template_problem(value)
 
     def dial_target(self, number: str) -> str:
         return self.dial_string.replace("{number}", number)

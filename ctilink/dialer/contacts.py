@@ -24,6 +24,7 @@ import phonenumbers
 from ctilink.dialer.windows import zone
 from ctilink.store.base import Store
 from ctilink.store.records import CampaignContact
+from ctilink.values import text_problem
 
 MAX_FIELD = 256
 MAX_ROWS = 1_000_000
@@ -110,6 +111,8 @@ def _row(
     contact_id = (row.get(mapping["contact_id"]) or "").strip()
     if not contact_id or not contact_id.isprintable() or len(contact_id) > 128:
         return "contact_id: missing or not printable (max 128)", None
+    if (problem := text_problem(contact_id)) is not None:  # it travels on the customer's originate
+        return f"contact_id: {problem}", None
     if contact_id in seen:
         return f"contact_id: duplicate {_clean(contact_id)!r}", None
     raw_number = (row.get(mapping["number"]) or "").strip()

@@ -248,6 +248,9 @@ def parse_originate_args(args: str) -> OriginateRequest:
     if len(argv) > 4:
         raise CommandParseError("caller-id and timeout must be set as variables, not arguments")
     url, exten = argv[0], argv[1]
+    if ":_:" in url:
+        # switch_ivr_originate: strstr on the whole call URL, before any {} block is read.
+        raise CommandParseError(f"call URL {url[:80]!r} holds ':_:': FreeSWITCH would dial each piece")
     if url.startswith("<"):
         raise CommandParseError("<> variable blocks are not used by ctilink")
     variables: dict[str, str] = {}
@@ -258,7 +261,7 @@ def parse_originate_args(args: str) -> OriginateRequest:
         blocks += 1
     if blocks > 1:
         raise CommandParseError("more than one {} variable block")
-    if ":_:" in url or "|" in url or "," in url or url.startswith("["):
+    if "|" in url or "," in url or url.startswith("["):
         raise CommandParseError(f"dial string {url!r} names more than one leg or per-leg variables")
     if exten.startswith("&") and len(exten) > 1:
         # mod_commands: cut at the first ')', then split name and argument at the first '('.

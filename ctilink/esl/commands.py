@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ctilink.values import NUMBER_RE
+from ctilink.values import DIAL_STRING_RE, ENTERPRISE_DELIMITER, MAX_TEXT_LEN, NUMBER_RE, TOKEN_PATTERN, text_problem
 
 # ---------------------------------------------------------------------------------------------
 # Command data (the contract the core is written against)
@@ -254,22 +254,8 @@ class RenderedCommand:
 
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-_TOKEN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
-_USER = r"[A-Za-z0-9+][A-Za-z0-9_.+-]{0,63}"
-_HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])"
-_PORT = r"(?::[0-9]{1,5})?"
-DIAL_STRING_RE = re.compile(
-    "|".join(
-        [
-            rf"user/{_USER}(?:@{_HOST})?",
-            rf"sofia/gateway/{_TOKEN}/\+?[0-9*#]{{1,32}}",
-            rf"sofia/{_TOKEN}/{_USER}@{_HOST}{_PORT}",
-            rf"loopback/[A-Za-z0-9+*#][A-Za-z0-9_+*#.-]{{0,63}}/{_TOKEN}",
-        ]
-    )
-)
 DESTINATION_RE = re.compile(r"[A-Za-z0-9+*#][A-Za-z0-9_+*#.@-]{0,63}")
-CONTEXT_RE = re.compile(_TOKEN)
+CONTEXT_RE = re.compile(TOKEN_PATTERN)
 DTMF_RE = re.compile(r"[0-9*#A-Da-dwW]{1,64}")
 _ABS_PATH = r"/(?:[A-Za-z0-9_.+-]+/)*[A-Za-z0-9_.+-]+"
 PLAYBACK_RE = re.compile(
@@ -310,7 +296,7 @@ RESERVED_VARIABLES = frozenset(
 )
 """Variables the renderer sets from typed fields; a ``variables`` dict may not override them."""
 
-MAX_VALUE_LEN = 1024
+MAX_VALUE_LEN = MAX_TEXT_LEN  # one rule: ctilink.values
 MAX_TIMEOUT_S = 3600
 
 HANGUP_CAUSES = frozenset(
@@ -400,10 +386,6 @@ HANGUP_CAUSES = frozenset(
 )
 """FreeSWITCH's hangup cause names (``switch_channel.c`` CAUSE_CHART)."""
 
-# Characters that end a line or a C string, or that FreeSWITCH uses to delimit blocks without
-# honouring escapes. No caller-id name or variable value needs them.
-_FORBIDDEN_IN_TEXT = re.compile(r"[\x00-\x1f\x7f{}\[\]<>]")
-
 
 # ---------------------------------------------------------------------------------------------
 # Validation helpers
@@ -438,22 +420,12 @@ def check_variable_name(field_name: str, value: object) -> str:
 
 
 def check_text(field_name: str, value: object) -> str:
-    """Validate free text (caller-id name, variable value): printable, no block delimiters."""
+    """Validate free text (caller-id name, variable value): ``ctilink.values.text_problem``."""
     if not isinstance(value, str):
         raise UnsafeValueError(field_name, value, "expected a string")
-    if value == "":
-        raise UnsafeValueError(field_name, value, "empty value (FreeSWITCH treats it as unset; omit it)")
-    if len(value) > MAX_VALUE_LEN:
-        raise UnsafeValueError(field_name, value, f"longer than {MAX_VALUE_LEN} characters")
-    bad = _FORBIDDEN_IN_TEXT.search(value)
-    if bad is not None:
-        raise UnsafeValueError(
-            field_name, value, f"control characters and {{}}[]<> are not allowed (found {bad.group()!r})"
-        )
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UnsafeValueError(field_name, value, "not valid Unicode text (lone surrogate)") from None
+    problem = text_problem(value)
+    if problem is not None:
+        raise UnsafeValueError(field_name, value, problem)
     return value
 
 
@@ -508,7 +480,10 @@ def _originate(
 ) -> RenderedCommand:
     block = _var_block(call_url_vars)
     # The blank layer sees the whole call URL; exten is grammar-checked and needs no escaping.
-    text = f"originate {fs_escape(block, None)}{dial} {exten}"
+    url = f"{fs_escape(block, None)}{dial}"
+    if ENTERPRISE_DELIMITER in url:  # every part is checked already: this only guards the whole
+        raise UnsafeValueError(f"{cls}.dial_string", url, f"the call URL would contain {ENTERPRISE_DELIMITER!r}")
+    text = f"originate {url} {exten}"
     return RenderedCommand("bgapi", text, job_uuid)
 
 
