@@ -117,6 +117,7 @@ from ctilink.core.errors import (
     UnknownQueue,
     UnknownReason,
     UnknownSkill,
+    log_fields,
 )
 from ctilink.core.lists_screen import ListScreen, Verdict
 from ctilink.core.notifications import (
@@ -262,6 +263,7 @@ class Engine:
         self._dirty_queues: dict[str, None] = {}
         self._new_available: dict[str, None] = {}
         self._now = 0.0
+        self._clock_started = False
         self._eff = Effects()
         self._lists = ListScreen(config.lists, config.default_region)
         self._sticky = StickyMemory(config.sticky)
@@ -544,6 +546,13 @@ class Engine:
 
     def _begin(self, now: float) -> None:
         self._now = max(self._now, now)
+        if not self._clock_started:
+            # Agents configured at construction met the engine before it had a time: their first
+            # state began at its first input, not at 0 (the first AgentStateChanged carried the
+            # Unix time as its duration).
+            self._clock_started = True
+            for agent in self._agents.values():
+                agent.state_since = agent.idle_since = self._now
         self._eff = Effects()
         expiry = self._lists.next_expiry()
         if expiry is not None and expiry <= self._now:
@@ -563,7 +572,7 @@ class Engine:
 
     def _reject(self, error: CtilinkError, subject: str, item: object = None) -> None:
         level = "error" if isinstance(error, IllegalTransition) else "warning"
-        getattr(log, level)("input rejected", error=str(error), code=error.code, subject=subject, item=repr(item)[:300])
+        getattr(log, level)("input rejected", subject=subject, **log_fields(error, item))
         self._note(InputRejected(error=error, subject=subject, at=self._now))
 
     def _timer(self, at: float, kind: str, key: str, token: int) -> None:

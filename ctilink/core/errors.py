@@ -238,3 +238,48 @@ __all__ = [
     "UnknownSkill",
     "quoted",
 ]
+
+
+#: Attributes of a rejected item that identify it without revealing a caller: logged as they are.
+_ID_ATTRS = ("call_id", "agent_id", "uuid", "queue", "campaign_id", "contact_id", "list_name", "scope", "job_uuid")
+#: Attributes of a rejected item that hold phone numbers: logged under ``number`` keys, which the
+#: daemon's log processor masks when ``logging.mask_numbers`` is on.
+_NUMBER_ATTRS = ("number", "caller_number", "customer_number", "destination_number")
+
+
+def _hidden_number(error: CtilinkError) -> str | None:
+    if isinstance(error, DoNotCallError):
+        return error.number
+    if isinstance(error, UnknownListEntry):
+        return error.key[3]
+    if isinstance(error, InvalidValue) and isinstance(error.value, str) and "number" in error.field:
+        return error.value
+    return None
+
+
+def log_fields(error: CtilinkError, item: object = None) -> dict[str, object]:
+    """What a log line says about a rejected input: the error, the item's type and ids, numbers
+    only under number keys (so masking applies) and never the item's ``repr``, which would print
+    whole phone numbers past the mask."""
+    fields: dict[str, object] = {"code": error.code, "error_type": type(error).__name__}
+    message = str(error)
+    number = _hidden_number(error)
+    if number is not None:
+        message = message.replace(quoted(number), "<number>")
+        fields["number"] = number[:_MAX_QUOTED]
+    fields["error"] = message
+    if isinstance(error, InvalidValue):
+        fields["field"] = error.field
+    if item is None:
+        return fields
+    fields["item_type"] = type(item).__name__
+    for attr in _ID_ATTRS:
+        value = getattr(item, attr, None)
+        if isinstance(value, str) and attr not in fields:
+            fields[attr] = value[:_MAX_QUOTED]
+    for attr in _NUMBER_ATTRS:
+        value = getattr(item, attr, None)
+        key = "number" if attr == "number" else attr
+        if isinstance(value, str) and key not in fields:
+            fields[key] = value[:_MAX_QUOTED]
+    return fields

@@ -46,6 +46,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from ctilink.core import requests as rq
+from ctilink.core.errors import InputError
 from ctilink.dialer.campaign import AttemptOutcome, CampaignConfig, Mode
 from ctilink.dialer.pacer import (
     AgentPhase,
@@ -86,8 +87,13 @@ class CampaignState(StrEnum):
     STOPPED = "stopped"
 
 
-class DialerError(ValueError):
-    """A dialer request that cannot be honoured (unknown campaign/contact/agent, wrong state)."""
+class DialerError(InputError, ValueError):
+    """A dialer request that cannot be honoured (unknown campaign/contact/agent, wrong state).
+
+    An :class:`~ctilink.core.errors.InputError`: an ordinary refusal (the API answers 404/409),
+    logged as such by the engine loop, not as a failure with a traceback."""
+
+    code = "dialer-refused"
 
 
 class DncCheck(Protocol):

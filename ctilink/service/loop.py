@@ -24,6 +24,7 @@ import gevent.queue
 import structlog
 
 from ctilink.core import Effects, Engine, EngineSnapshot
+from ctilink.core.errors import InputError
 from ctilink.esl.commands import Command
 
 log = structlog.get_logger("ctilink.loop")
@@ -121,6 +122,13 @@ class EngineLoop:
     def _handle(self, item: object, result: gevent.event.AsyncResult | None, now: float) -> None:
         try:
             effects = self._timed(type(item).__name__, self.engine.handle, item, now)
+        except InputError as exc:
+            # An ordinary refusal raised by a layer over the engine (the dialer's unknown campaign,
+            # contact already being dialled): the caller gets it; it is no failure of ctilink's.
+            log.info("input_refused", input=type(item).__name__, code=exc.code, error=str(exc)[:200])
+            if result is not None:
+                result.set_exception(exc)
+            return
         except Exception as exc:
             log.exception("engine_input_failed", input=type(item).__name__)
             if result is not None:

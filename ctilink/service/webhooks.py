@@ -31,9 +31,10 @@ import hashlib
 import hmac
 import itertools
 import random
+import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -69,18 +70,60 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     return "v1=" + mac.hexdigest()
 
 
+_TIMESTAMP_RE = re.compile(r"[0-9]{1,15}")
+_SIGNATURE_RE = re.compile(r"v1=[0-9a-f]{64}")
+
+
 def verify(
-    secret: bytes, timestamp: str, body: bytes, signature: str, *, now: float, tolerance_s: float = 300.0
+    secret: bytes,
+    timestamp: str | None,
+    body: bytes,
+    signature: str | None,
+    *,
+    now: float,
+    tolerance_s: float = 300.0,
 ) -> bool:
-    """Receiver-side check: right signature, and a timestamp within ``tolerance_s`` of ``now``."""
-    try:
-        sent = int(timestamp)
-    except ValueError:
+    """Receiver-side check: right signature, and a timestamp within ``tolerance_s`` of ``now``.
+
+    Never raises on what the sender controls: a missing header (None), a timestamp that is not
+    plain ASCII digits (``int()`` would take ``" 12"``, ``"1_2"`` or Arabic-Indic digits), or a
+    signature with non-ASCII characters (which ``hmac.compare_digest`` refuses with TypeError) all
+    answer False. ``signature`` may list several ``v1=`` values, comma-separated (secret rotation).
+    """
+    if not isinstance(timestamp, str) or not isinstance(signature, str):
         return False
-    if abs(now - sent) > tolerance_s:
+    if _TIMESTAMP_RE.fullmatch(timestamp) is None:
         return False
-    expected = sign(secret, timestamp, body)
-    return any(hmac.compare_digest(expected, part.strip()) for part in signature.split(","))
+    if abs(now - int(timestamp)) > tolerance_s:
+        return False
+    expected = sign(secret, timestamp, body).encode("ascii")
+    offered = [part.strip() for part in signature.split(",")]
+    # compare_digest on bytes: a str with non-ASCII characters would raise instead of failing.
+    return any(
+        _SIGNATURE_RE.fullmatch(part) is not None and hmac.compare_digest(expected, part.encode("ascii"))
+        for part in offered
+    )
+
+
+def verify_request(
+    secret: bytes,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float | None = None,
+    tolerance_s: float = 300.0,
+) -> bool:
+    """:func:`verify` from a request's headers, looked up case-insensitively (HTTP/2 and many
+    frameworks hand them over lower-cased); missing headers answer False."""
+    folded = {str(name).lower(): value for name, value in headers.items()}
+    return verify(
+        secret,
+        folded.get(TIMESTAMP_HEADER.lower()),
+        body,
+        folded.get(SIGNATURE_HEADER.lower()),
+        now=time.time() if now is None else now,
+        tolerance_s=tolerance_s,
+    )
 
 
 def backoff_s(attempts: int, base_s: float, cap_s: float, rng: random.Random) -> float:

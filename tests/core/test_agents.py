@@ -281,3 +281,16 @@ def test_requests_for_unknown_names_are_typed(switch: Switch) -> None:
         effects = switch.request(req)
         assert isinstance(effects.error, kind)
         assert isinstance(effects.notifications[0], nt.InputRejected)
+
+
+def test_first_state_change_lasts_from_the_engines_first_input_not_from_zero() -> None:
+    """The daemon's clock is Unix time: the first AgentStateChanged once carried it as duration_s."""
+    sw = make_switch()
+    sw.now = 1_764_000_000.0
+    effects = sw.request(rq.AgentLogin("1001"))
+    [change] = [n for n in effects.notifications if isinstance(n, nt.AgentStateChanged)]
+    assert change.duration_s == 0.0
+    sw.now += 30.0
+    effects = sw.request(rq.AgentNotReady("1001", "break"))
+    [change] = [n for n in effects.notifications if isinstance(n, nt.AgentStateChanged)]
+    assert change.duration_s == 30.0
