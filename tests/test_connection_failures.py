@@ -246,25 +246,34 @@ def test_silence_is_detected_and_the_session_replaced(switch: FakeSwitch, made: 
 def test_malformed_event_bodies_and_skippable_frames_are_counted_and_skipped(switch: FakeSwitch, made: list) -> None:
     conn, cap, registry = start(made, switch.host, switch.port)
     assert conn.wait_connected(WAIT)
-    switch.send_raw(b"Content-Length: 5\nContent-Type: text/event-json\n\n{bad}")  # body not JSON
+    # Each body has the shape of its Content-Type, so its length was right: skip just that frame.
+    bad_sequence = b'{"Event-Name":"HEARTBEAT","Event-Sequence":"x"}'
+    switch.send_raw(b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(bad_sequence) + bad_sequence)
     switch.send_raw(b"Content-Length: 2\nContent-Type: text/event-json\n\n{}")  # no Event-Name
     switch.send_raw(b"Content-Type: text/event-json\nBroken header line\n\n")  # header without ': '
     heartbeat_marks_the_stream(switch, conn, 7)
     assert metric(registry, "ctilink_esl_malformed_frames_total", node="fs1") == 3
     assert metric(registry, "ctilink_esl_reconnects_total", node="fs1") == 0  # same session
     seen = events_named(cap, "esl_malformed_input")
-    assert [e["action"] for e in seen] == ["skipped"] * 3 and "{bad}" in seen[0]["sample"]
+    assert [e["action"] for e in seen] == ["skipped"] * 3 and "Event-Sequence" in seen[0]["sample"]
     assert conn.state is ConnState.LIVE
 
 
-def test_desynchronised_stream_reconnects_and_resyncs(switch: FakeSwitch, made: list) -> None:
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"Content-Length: twelve\nContent-Type: text/event-json\n\n{}",
+        b"Content-Length: 5\nContent-Type: text/event-json\n\n{bad}",  # not JSON: the length lied
+    ],
+)
+def test_desynchronised_stream_reconnects_and_resyncs(switch: FakeSwitch, made: list, data: bytes) -> None:
     conn, cap, registry = start(made, switch.host, switch.port)
     assert conn.wait_connected(WAIT)
     assert isinstance(next_event(conn), Resynced)
-    switch.send_raw(b"Content-Length: twelve\nContent-Type: text/event-json\n\n{}")
+    switch.send_raw(data)
     assert isinstance(until(conn, Resynced), Resynced)
     assert metric(registry, "ctilink_esl_malformed_frames_total", node="fs1") == 1
-    assert metric(registry, "ctilink_esl_disconnects_total", node="fs1", reason="malformed") == 1
+    assert metric(registry, "ctilink_esl_disconnects_total", node="fs1", reason="desync") == 1
     assert events_named(cap, "esl_malformed_input")[0]["action"] == "reconnect"
     heartbeat_marks_the_stream(switch, conn, 9)
 

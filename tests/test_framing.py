@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ctilink.esl.framing import (
+    DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_MAX_HEADER_SIZE,
     Frame,
     FrameDesyncError,
     FrameError,
@@ -146,7 +148,7 @@ def test_bad_header_block_with_known_length_skips_exactly_that_frame(head: bytes
 def test_frames_before_an_error_travel_on_the_error_and_the_rest_stays_buffered() -> None:
     reader = FrameReader()
     with pytest.raises(FrameSkippedError) as info:
-        reader.feed(AUTH + b"junk\n\n" + REPLY)
+        reader.feed(AUTH + b"Content-Type: text/event-json\njunk\n\n" + REPLY)
     assert [f.content_type for f in info.value.frames] == ["auth/request"]
     assert reader.feed(b"")[0].content_type == "command/reply"
 
@@ -157,16 +159,58 @@ def test_blank_lines_between_frames_are_skipped_and_reported() -> None:
     assert [e.reason for e in errors] == ["blank line between frames"]
 
 
-def test_oversized_frame_is_skipped_by_length_across_feeds() -> None:
+@pytest.mark.parametrize("length", [b"5000", b"1000000000", b"999999999999"])
+def test_a_frame_larger_than_max_frame_size_is_a_desync(length: bytes) -> None:
+    # Skipping it by counting would trust the number most likely to be wrong, and blind the
+    # reader while that many bytes go by.
     reader = FrameReader(max_frame_size=1000)
-    big = event(b"y" * 5000)
-    with pytest.raises(FrameSkippedError, match="exceeds max_frame_size"):
-        reader.feed(big[:100])
-    # The remaining body bytes are dropped as they arrive, never buffered.
-    assert reader.feed(big[100:3000]) == []
-    assert reader.buffered == 0
-    frames = reader.feed(big[3000:] + event(b"small"))
-    assert [f.body for f in frames] == [b"small"]
+    with pytest.raises(FrameDesyncError, match="exceeds max_frame_size"):
+        reader.feed(b"Content-Length: " + length + b"\nContent-Type: text/event-json\n\n{}")
+    assert reader.buffered == 2  # the header block is gone, the rest is for the caller to drop
+
+
+def test_the_default_bounds() -> None:
+    reader = FrameReader()
+    assert reader.max_frame_size == DEFAULT_MAX_FRAME_SIZE == 16 * 1024 * 1024
+    assert reader.max_header_size == DEFAULT_MAX_HEADER_SIZE == 8 * 1024
+    body = b"x" * (DEFAULT_MAX_FRAME_SIZE - 100)
+    (frame,) = reader.feed(b"Content-Type: api/response\nContent-Length: %d\n\n" % len(body) + body)
+    assert len(frame.body) == len(body)
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b"garbage",
+        b"\x16\x03\x01",
+        b"Event-Name: HEARTBEAT\n",
+        b"Content-type: text/event-json\n",  # FreeSWITCH's casing is exact
+        b'{"Event-Name":"HEARTBEAT"}Content-Length: 2\nContent-Type: text/event-json\n\n',
+        b"Reply-Text: +OK\nContent-Type: command/reply\n\n",
+    ],
+)
+def test_a_header_block_that_does_not_start_like_a_frame_is_a_desync(start: bytes) -> None:
+    reader = FrameReader()
+    with pytest.raises(FrameDesyncError, match="does not start with"):
+        reader.feed(start)
+
+
+def test_the_start_is_judged_as_soon_as_its_first_bytes_arrive() -> None:
+    reader = FrameReader()
+    assert reader.feed(b"Content-") == []  # could still be either header
+    assert reader.feed(b"L") == []
+    with pytest.raises(FrameDesyncError):
+        reader.feed(b"x: no blank line yet")  # "Content-Lx" is neither: no need to wait for one
+
+
+def test_after_a_bad_start_the_reader_resumes_after_the_next_blank_line() -> None:
+    reader = FrameReader()
+    with pytest.raises(FrameDesyncError) as info:
+        reader.feed(AUTH + b"Body tail of a frame\nContent-Length: 2\nContent-Type: text/event-json")
+    assert [f.content_type for f in info.value.frames] == ["auth/request"]
+    assert reader.feed(b"\n") == []  # the blank line may straddle two reads
+    (frame,) = reader.feed(b"\n" + REPLY)
+    assert frame.headers == {"Content-Type": "command/reply", "Reply-Text": "+OK accepted"}
 
 
 def test_header_block_without_end_is_a_desync_then_skips_to_next_blank_line() -> None:

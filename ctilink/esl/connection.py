@@ -7,9 +7,11 @@ Rules:
   ends, back off, again, until :meth:`EslConnection.stop`.
 - Every failure of the node ends the session, never the connection: refused, reset, EOF,
   ``text/disconnect-notice`` (shutdown, or "too many lost events" when FreeSWITCH killed a
-  lagging listener), ``text/rude-rejection`` (ACL), bad password, silence (nothing received for
-  ``heartbeat_timeout_s``), a desynchronised byte stream. The next attempt waits a capped,
-  jittered exponential delay (:mod:`ctilink.esl.backoff`); it is never a tight loop.
+  lagging listener), ``text/rude-rejection`` (ACL), bad password, silence (no complete, valid
+  event or reply for ``heartbeat_timeout_s``: :mod:`ctilink.esl.watchdog`), a desynchronised
+  byte stream or an orphan reply (:mod:`ctilink.esl.desync`, :mod:`ctilink.esl.replies`). The
+  next attempt waits a capped, jittered exponential delay (:mod:`ctilink.esl.backoff`); it is
+  never a tight loop.
 - Pending ``api``/``bgapi`` calls and unfinished jobs fail with :class:`EslDisconnected` when
   their session ends: an answer that can no longer arrive is reported at once, not by timeout.
 - The consumer sees events in FreeSWITCH's order. After every (re)connect it first sees the
@@ -27,12 +29,13 @@ Rules:
 - Not thread-safe: use it from greenlets of the hub that created it.
 
 Theory of operation: greenswitch's ``InboundESL`` does the TCP connect, waits for
-``auth/request``, authenticates and correlates replies with commands through its FIFO of
-``AsyncResult``s. Its reader is replaced (:class:`_Session`): it URL-decodes a whole header block
-before splitting lines (so an encoded newline in a caller-controlled value forges headers) and
-reads one line per header. Ours feeds raw socket bytes to :class:`~ctilink.esl.framing.FrameReader`
-and events to :class:`~ctilink.esl.normalize.Normalizer`. Commands are written under a lock
-so a command's bytes and its FIFO slot are never interleaved with another greenlet's.
+``auth/request`` and authenticates. Its reader is replaced (:class:`_Session`): it URL-decodes a
+whole header block before splitting lines (so an encoded newline in a caller-controlled value
+forges headers) and reads one line per header. Ours feeds raw socket bytes to
+:class:`~ctilink.esl.framing.FrameReader`, events to :class:`~ctilink.esl.normalize.Normalizer`
+and replies to :class:`~ctilink.esl.replies.ReplyQueue`, which checks each one fits its command.
+Commands are written under a lock so a command's bytes and its FIFO slot are never interleaved
+with another greenlet's.
 This module owns sockets, greenlets, the buffer and the ESL metrics; it never interprets an
 event beyond matching BACKGROUND_JOB to the job that asked for it (routing belongs to the core).
 """
@@ -60,9 +63,12 @@ from prometheus_client import CollectorRegistry
 from ctilink.esl import resync as resync_mod
 from ctilink.esl.backoff import Backoff
 from ctilink.esl.commands import Command, render
+from ctilink.esl.desync import StreamDesync, event_body_problem
 from ctilink.esl.framing import Frame, FrameError, FrameReader
 from ctilink.esl.metrics import EslMetrics
 from ctilink.esl.normalize import Normalizer
+from ctilink.esl.replies import REPLY_TYPES, Reply, ReplyQueue
+from ctilink.esl.watchdog import SilenceWatchdog
 from ctilink.events import Event, JobCompleted, Resynced
 
 __all__ = [
@@ -160,18 +166,6 @@ class ApiResult:
         return not (self.body.startswith("-ERR") or self.body.startswith("-USAGE"))
 
 
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    """A ``command/reply`` (result in ``Reply-Text``) or ``api/response`` (result in the body)."""
-
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-
 class JobHandle:
     """A ``bgapi`` job in flight; :meth:`wait` returns its BACKGROUND_JOB as a JobCompleted."""
 
@@ -212,7 +206,8 @@ class _Session(InboundESL):  # type: ignore[misc]  # greenswitch is untyped
         self.ready = False
         self.sock: Any = None
         self.sock_file: Any = None
-        self._commands_sent: list[gevent.event.AsyncResult] = []
+        self._replies = ReplyQueue()
+        self._watchdog = SilenceWatchdog(owner._heartbeat_timeout)
 
     # -- greenswitch hooks ---------------------------------------------------------------
 
@@ -227,7 +222,7 @@ class _Session(InboundESL):  # type: ignore[misc]  # greenswitch is untyped
         if text != "+OK accepted":
             raise EslAuthError(f"FreeSWITCH refused the password: {text[:80]!r}")
 
-    def send(self, data: str) -> _Reply:  # greenswitch's signature, with a bound wait
+    def send(self, data: str) -> Reply:  # greenswitch's signature, with a bound wait
         return self.request(data, self.timeout)
 
     def stop(self) -> None:
@@ -235,14 +230,19 @@ class _Session(InboundESL):  # type: ignore[misc]  # greenswitch is untyped
 
     def receive_events(self) -> None:
         reason = "eof"
+        self._watchdog.fed()  # its clock starts when reading does, not at construction
         try:
-            # The watchdog: FreeSWITCH sends HEARTBEAT every 20 s by default, so a read that
-            # stays empty for heartbeat_timeout_s means a dead peer or a dead path.
-            self.sock.settimeout(self._owner._heartbeat_timeout)
             # Resync pipelines many small commands: Nagle would hold each behind the
             # previous one's delayed ACK (~40 ms per command).
             self.sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
             while self._run:
+                # The watchdog counts valid events and replies, not bytes: noise that keeps
+                # the socket busy must not keep a blind session alive.
+                left = self._watchdog.remaining()
+                if left <= 0:
+                    reason = "silence"
+                    break
+                self.sock.settimeout(left)
                 data = self.sock.recv(_READ_SIZE)
                 if not data:
                     break
@@ -264,36 +264,44 @@ class _Session(InboundESL):  # type: ignore[misc]  # greenswitch is untyped
     # -- ours ----------------------------------------------------------------------------
 
     def _feed(self, data: bytes) -> None:
-        while True:
-            try:
-                frames = self._frames.feed(data)
-            except FrameError as err:
-                for frame in err.frames:
-                    self._dispatch(frame)
-                self._owner._malformed("frame", err.reason, err.sample, recoverable=err.stream_ok)
-                if not err.stream_ok:
-                    # The rest of the stream may start inside a body: only a new session is
-                    # trustworthy, and its resync covers whatever was lost.
-                    self.close("malformed")
-                    return
-                data = b""
-                continue
-            for frame in frames:
-                self._dispatch(frame)
-                if self.closed.is_set():
-                    return
-            return
+        try:
+            while True:
+                try:
+                    frames = self._frames.feed(data)
+                except FrameError as err:
+                    self._dispatch_all(err.frames)
+                    if not err.stream_ok:
+                        raise StreamDesync("frame", err.reason, err.sample) from None
+                    self._owner._malformed("frame", err.reason, err.sample, recoverable=True)
+                    data = b""
+                    continue
+                self._dispatch_all(frames)
+                return
+        except StreamDesync as desync:
+            if self.closed.is_set():
+                return
+            # The rest of the stream may start inside a body, and replies may be off by one:
+            # only a new session is trustworthy, and its resync covers whatever was lost.
+            self._owner._malformed(desync.what, desync.reason, desync.sample, recoverable=False)
+            self.close("desync")
+
+    def _dispatch_all(self, frames: list[Frame]) -> None:
+        for frame in frames:
+            if self.closed.is_set():
+                return
+            self._dispatch(frame)
 
     def _dispatch(self, frame: Frame) -> None:
+        """Act on one frame; raises StreamDesync when it shows the stream has slipped."""
         ctype = frame.content_type
-        if ctype in ("command/reply", "api/response"):
-            if not self._commands_sent:
-                self._owner._malformed("reply", "reply without a pending command", frame.body, recoverable=True)
-                return
-            self._commands_sent.pop(0).set(_Reply(frame.headers, frame.body))
+        if ctype in REPLY_TYPES:
+            self._replies.settle(frame)
+            self._watchdog.fed()
         elif ctype.startswith("text/event-"):
-            self._owner._on_event_frame(self, frame)
+            if self._owner._on_event_frame(self, frame):
+                self._watchdog.fed()
         elif ctype == "auth/request":
+            self._watchdog.fed()
             self._auth_request_event.set()
         elif ctype == "text/disconnect-notice":
             if frame.headers.get("Content-Disposition") == "linger":
@@ -306,22 +314,24 @@ class _Session(InboundESL):  # type: ignore[misc]  # greenswitch is untyped
         else:
             self._owner._log.debug("esl_frame_ignored", content_type=ctype[:60])
 
-    def request(self, text: str, timeout: float | None) -> _Reply:
+    def request(self, text: str, timeout: float | None) -> Reply:
         """Send one command and wait for its reply."""
         try:
-            reply: _Reply = self.submit(text).get(timeout=timeout)
+            reply: Reply = self.submit(text).get(timeout=timeout)
             return reply
         except gevent.Timeout:
             raise EslTimeout(f"no reply to {text.split(' ', 1)[0]!r} within {timeout}s") from None
 
-    def submit(self, text: str) -> gevent.event.AsyncResult:
-        """Send one command; the returned AsyncResult gets its reply (or EslDisconnected)."""
-        result = gevent.event.AsyncResult()
+    def submit(self, text: str, job_uuid: str | None = None) -> gevent.event.AsyncResult:
+        """Send one command; the returned AsyncResult gets its reply (or EslDisconnected).
+
+        ``job_uuid``: the Job-UUID a ``bgapi`` carries, which its reply must name.
+        """
         payload = (text + "\n\n").encode("utf-8")
         with self._send_lock:
             if not self.connected or self.closed.is_set():
                 raise EslDisconnected(f"not connected to {self._owner.node}")
-            self._commands_sent.append(result)
+            result = self._replies.expect(text, job_uuid)
             try:
                 self.sock.sendall(payload)
             except OSError as exc:
@@ -350,11 +360,7 @@ class _Session(InboundESL):  # type: ignore[misc]  # greenswitch is untyped
             # descriptor (and the peer's view of the connection) stays open.
             with contextlib.suppress(OSError):
                 f.close()
-        pending, self._commands_sent = self._commands_sent, []
-        error = EslDisconnected(f"session to {self._owner.node} ended: {reason}")
-        for result in pending:
-            if not result.ready():
-                result.set_exception(error)
+        self._replies.fail_all(EslDisconnected(f"session to {self._owner.node} ended: {reason}"))
         self.closed.set()
 
 
@@ -575,7 +581,7 @@ class EslConnection:
             job = gevent.event.AsyncResult()
             self._jobs[jid] = (verb, job)
             try:
-                pending = session.submit(f"bgapi {text}\nJob-UUID: {jid}")
+                pending = session.submit(f"bgapi {text}\nJob-UUID: {jid}", jid)
             except EslError:
                 self._jobs.pop(jid, None)
                 self.metrics.command_failed(verb)
@@ -621,14 +627,21 @@ class EslConnection:
 
     # -- reader callbacks (run in the session's reader greenlet) --------------------------
 
-    def _on_event_frame(self, session: _Session, frame: Frame) -> None:
+    def _on_event_frame(self, session: _Session, frame: Frame) -> bool:
+        """Decode and deliver one event frame; False if it was skipped. Raises StreamDesync if
+        its body does not have the shape its Content-Type promises (its length lied)."""
         try:
             event = self._normalizer.from_frame(frame)
         except Exception as exc:
+            problem = event_body_problem(frame.content_type, frame.body)
+            if problem:
+                raise StreamDesync("event", problem, frame.body) from None
             self._malformed("event", f"{type(exc).__name__}: {exc}"[:300], frame.body, recoverable=True)
-            return
-        if event is None or session is not self._session:
-            return
+            return False
+        if event is None:
+            return False
+        if session is not self._session:
+            return True
         if event.core_uuid and event.core_uuid != self.core_uuid:
             self.core_uuid = event.core_uuid
         if isinstance(event, JobCompleted):
@@ -637,8 +650,9 @@ class EslConnection:
             self._held.append(event)
             if len(self._held) > self._buffer_size:
                 self._overflow(session)
-            return
+            return True
         self._deliver(event, session)
+        return True
 
     def _deliver(self, event: Event, session: _Session) -> None:
         if self._queue.qsize() >= self._buffer_size:

@@ -29,13 +29,22 @@ Which errors leave the stream usable:
 
 - :class:`FrameSkippedError` (``stream_ok=True``): the bad frame's extent was known (a valid
   ``Content-Length``, or none), and exactly that frame was dropped: stray blank lines between
-  frames, a header line without ``": "``, invalid UTF-8 in the header block, a missing
-  ``Content-Type``, a frame larger than ``max_frame_size``. The next frame is intact.
-- :class:`FrameDesyncError` (``stream_ok=False``): the extent is unknowable: a missing-digits,
-  negative, non-numeric, absurdly long or contradictory ``Content-Length``, or a header block
-  that grows past ``max_header_size`` without a blank line. The reader drops the bad header
-  block (or everything up to the next blank line) and carries on, but what follows may be the
-  tail of a body: the caller must treat this as "reconnect and resync".
+  frames, a header line without ``": "`` after a valid first line, invalid UTF-8 in the header
+  block, a missing ``Content-Type``. The next frame is intact.
+- :class:`FrameDesyncError` (``stream_ok=False``): the extent is unknowable, or the bytes show
+  that the previous frame's extent was wrong: a header block that does not start the way every
+  inbound FreeSWITCH frame does (``Content-Type: `` or ``Content-Length: ``; detected from its
+  first bytes, without waiting for a blank line), a missing-digits, negative, non-numeric or
+  contradictory ``Content-Length``, a frame larger than ``max_frame_size`` (skipping it by
+  counting would trust the very number that is most likely wrong, and blind the session while
+  that many bytes go by), or a header block that grows past ``max_header_size`` without a blank
+  line. The reader drops the bad header block (or everything up to the next blank line) and
+  carries on, but what follows may be the tail of a body: the caller must treat this as
+  "reconnect and resync".
+
+The first-line rule holds for inbound event sockets only (mod_event_socket writes every frame
+from ``Content-Type: ...`` or, for events, ``Content-Length: ...``); an outbound socket's
+``connect`` reply is a serialized event and is not read by this module.
 
 This module must never know about events, the engine, or sockets.
 """
@@ -56,14 +65,20 @@ __all__ = [
     "encode_frame",
 ]
 
+# The largest frame ctilink asks for is the resync's `show channels as json` answer, about
+# 1 KiB per channel: 16 MiB is some 16,000 channels, beyond a large node's max-sessions.
+# Events are tens of KiB at most (a channel with a big variable set).
 DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
-# Outer header blocks are tiny for inbound ESL; outbound `connect` replies carry the whole
-# channel (tens of KiB). Bounding this keeps a header-less garbage stream from being re-joined
-# and re-scanned forever.
-DEFAULT_MAX_HEADER_SIZE = 256 * 1024
+# mod_event_socket builds every inbound outer header block in a fixed buffer of at most 1 KiB
+# (event, api/response and reply headers), so 8 KiB is generous; bounding it keeps a stream
+# without blank lines from being re-joined and re-scanned forever.
+DEFAULT_MAX_HEADER_SIZE = 8 * 1024
 # 12 digits is ~1 TB: anything longer cannot be a length FreeSWITCH sent on purpose.
 _MAX_LENGTH_DIGITS = 12
 _SAMPLE = 80
+# How every inbound frame begins; anything else means the previous frame's length lied.
+_FRAME_STARTS = (b"Content-Type: ", b"Content-Length: ")
+_START_PROBE = max(len(start) for start in _FRAME_STARTS)
 
 
 class Frame(NamedTuple):
@@ -227,13 +242,15 @@ class FrameReader:
                     self._error_pos = end
                     self._scan = 0
                     raise FrameSkippedError("blank line between frames", buf[pos:end])
+                if not buf.startswith(_FRAME_STARTS, pos) and (
+                    n - pos >= _START_PROBE or not _starts_like_a_frame(buf[pos:])
+                ):
+                    self._skip_past_blank_line(buf, pos)
+                    raise FrameDesyncError("frame does not start with Content-Type or Content-Length", buf[pos:])
                 end = buf.find(b"\n\n", pos + self._scan)
                 if end < 0:
                     if n - pos > self.max_header_size:
-                        self._skip_to_blank = True
-                        self._skip_saw_lf = buf.endswith(b"\n")
-                        self._scan = 0
-                        self._error_pos = n
+                        self._skip_past_blank_line(buf, pos)
                         raise FrameDesyncError(
                             f"header block exceeds {self.max_header_size} bytes without a blank line",
                             buf[pos:],
@@ -254,6 +271,18 @@ class FrameReader:
             pos += total
         self._need = 0
         return pos
+
+    def _skip_past_blank_line(self, buf: bytes, pos: int) -> None:
+        """Resume after the next blank line (now, or once it arrives): the nearest point that
+        may be a frame boundary."""
+        self._scan = 0
+        end = buf.find(b"\n\n", pos)
+        if end >= 0:
+            self._error_pos = end + 2
+            return
+        self._skip_to_blank = True
+        self._skip_saw_lf = buf.endswith(b"\n")
+        self._error_pos = len(buf)
 
     def _parse_head(self, buf: bytes, pos: int, end: int) -> _Head:
         raw = buf[pos:end]
@@ -313,12 +342,13 @@ class FrameReader:
                 self._error_pos = end + 2
                 raise FrameDesyncError(f"bad Content-Length {length_text[:20]!r}", raw)
             body_len = int(length_text)
+        total = head_len + body_len
+        if total > self.max_frame_size:
+            self._error_pos = end + 2
+            raise FrameDesyncError(f"frame of {total} bytes exceeds max_frame_size {self.max_frame_size}", raw)
         content_type = headers.get("Content-Type")
         if not problem and not content_type:
             problem = "frame without Content-Type"
-        total = head_len + body_len
-        if not problem and total > self.max_frame_size:
-            problem = f"frame of {total} bytes exceeds max_frame_size {self.max_frame_size}"
         if problem:
             available = len(buf) - pos
             if total <= available:
@@ -328,6 +358,16 @@ class FrameReader:
                 self._error_pos = len(buf)
             raise FrameSkippedError(problem, raw)
         return _Head(content_type, headers, head_len, total)  # type: ignore[arg-type]
+
+
+def _starts_like_a_frame(first: bytes) -> bool:
+    """Whether ``first`` (the opening bytes of a header block, maybe fewer than a whole header
+    name) can still be the start of a ``Content-Type`` or ``Content-Length`` line."""
+    for start in _FRAME_STARTS:
+        k = min(len(first), len(start))
+        if first[:k] == start[:k]:
+            return True
+    return False
 
 
 def encode_frame(headers: Mapping[str, str], body: bytes = b"") -> bytes:
