@@ -12,7 +12,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ctilink.config import ConfigError, load_config, masked_dump
+from ctilink.config import Config, ConfigError, load_config, masked_dump
+from ctilink.config_checks import check_for_run
 from ctilink.dialer.campaign import CampaignConfig
 from ctilink.logs import configure_logging
 
@@ -27,9 +28,18 @@ def _cooperative() -> None:
     monkey.patch_all(thread=False, subprocess=False)
 
 
+def _load_for_run(path: str) -> Config:
+    """The configuration as `ctilink run` accepts it: validated, then its engine built and every
+    value that reaches FreeSWITCH rendered once (ctilink.config_checks). check-config, run and a
+    SIGHUP reload all go through here, so what one refuses the others refuse."""
+    config = load_config(path)
+    check_for_run(config, path)
+    return config
+
+
 def _cmd_check_config(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.file)
+        config = _load_for_run(args.file)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -52,7 +62,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ctilink.service.daemon import Daemon, run_until_signal
 
     try:
-        config = load_config(args.config)
+        config = _load_for_run(args.config)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -63,7 +73,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 2
     daemon.config_path = args.config
-    run_until_signal(daemon, reload=lambda: load_config(args.config))
+    run_until_signal(daemon, reload=lambda: _load_for_run(args.config))
     return 0
 
 
@@ -72,15 +82,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from ctilink.service.demo import run_demo
 
     configure_logging(fmt="console" if sys.stderr.isatty() else "json", level="warning")
-    summary = run_demo(
-        speed=args.speed,
-        duration_s=args.duration,
-        seed=args.seed,
-        agents=args.agents,
-        http=args.http,
-        metrics=args.metrics,
-        progress_every_s=args.progress_every,
-    )
+    try:
+        summary = run_demo(
+            speed=args.speed,
+            duration_s=args.duration,
+            seed=args.seed,
+            agents=args.agents,
+            http=args.http,
+            metrics=args.metrics,
+            progress_every_s=args.progress_every,
+        )
+    except ConfigError as exc:  # e.g. --http on a network address: the demo configures no tokens
+        print(str(exc), file=sys.stderr)
+        return 2
     print(
         json.dumps(
             {

@@ -10,7 +10,10 @@ Rules:
 - Queues, agents and the engine's knobs are the core's own models (:mod:`ctilink.core.config`),
   outbound campaigns (``[[campaigns]]``) the dialer's (:class:`~ctilink.dialer.campaign.CampaignConfig`):
   this module only adds the daemon's edges (nodes, store, HTTP, metrics, logging) and the
-  cross-checks between sections (a campaign's queue and agents must be configured).
+  cross-checks between sections (a campaign's queue and agents must be configured; the rest, such
+  as secrets, tokens and the API's exposure, in :mod:`ctilink.config_checks`).
+- ``ctilink run`` and ``check-config`` also run :func:`ctilink.config_checks.check_for_run`: the
+  engine built as the daemon builds it, and every value that reaches FreeSWITCH rendered once.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from ctilink.config_checks import cross_field_problems
 from ctilink.core.config import AgentProfile, EngineConfig, QueueConfig
 from ctilink.dialer.campaign import CampaignConfig
 from ctilink.values import dial_template_problem, renderable_text
@@ -50,6 +54,10 @@ def _resolve_secret(value: object) -> object:
     name = match.group(1) or match.group(2)
     if name not in os.environ:
         raise ValueError(f"environment variable {name} is not set")
+    if not os.environ[name].strip():
+        # Set but empty is a deployment mistake (an unexpanded secret store, `NAME=` in a unit
+        # file), never a secret: say so here, where the variable's name is still known.
+        raise ValueError(f"environment variable {name} is empty")
     return os.environ[name]
 
 
@@ -177,6 +185,10 @@ class ApiConfig(_Model):
     sse_max_events: int = Field(default=1000, ge=10)  # per agent, whatever the window
     sse_keepalive_s: float = Field(default=15.0, gt=0)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # With no tokens the GET views and agent event streams are open to anyone who can connect:
+    # fine on loopback, refused on any other address unless this says it is meant
+    # (ctilink.config_checks, "http.listen").
+    allow_unauthenticated_network: bool = False
 
 
 class WebhookEndpointConfig(_Model):
@@ -334,7 +346,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         config.engine_config()
     except ValidationError as exc:
         raise ConfigError(source, _errors(exc, "engine")) from None
-    problems = _campaign_problems(config)
+    problems = _campaign_problems(config) + cross_field_problems(config)
     if problems:
         raise ConfigError(source, problems)
     return config
@@ -371,6 +383,10 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(str(p), [("(file)", "not UTF-8 text")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), [("(file)", f"TOML syntax: {exc}")]) from None
+    if not data:
+        # Every setting has a default, so an empty file would validate as a daemon with no nodes,
+        # queues or agents: almost certainly the wrong file (or a truncated one).
+        raise ConfigError(str(p), [("(file)", "empty: the file sets nothing (only blanks or comments)")])
     return parse_config(data, str(p))
 
 

@@ -129,6 +129,8 @@ def test_caller_id_name_with_comma_space_quote_is_kept_intact() -> None:
         (Playback(uuid=U1, path="system::rm -rf /"), "Playback.path"),
         (Playback(uuid=U1, path="say:en number pronounced 1"), "Playback.path"),
         (Playback(uuid=U1, path="/var/../etc/passwd"), "Playback.path"),
+        (Playback(uuid=U1, path="../../etc/passwd"), "Playback.path"),
+        (Playback(uuid=U1, path="ivr/.hidden.wav"), "Playback.path"),
         (Playback(uuid=U1, path="/tmp/a b.wav"), "Playback.path"),
         (Transfer(uuid=U1, destination="-both"), "Transfer.destination"),
         (Transfer(uuid=U1, destination="x", dialplan="inline"), "Transfer.destination"),
@@ -164,3 +166,11 @@ def test_model_of_freeswitch_splitting() -> None:
         parse_command(f"originate {{origination_uuid={U1}}}user/1|user/2 &park()", JOB)
     with pytest.raises(CommandParseError):
         parse_command(f"originate {{origination_uuid={U1},originate_timeout=1}}user/1 &park()x)", JOB)
+
+
+def test_a_sound_path_relative_to_the_sound_prefix_renders() -> None:
+    """The campaign's default abandon announcement is a stock sound, named as FreeSWITCH names it."""
+    from ctilink.dialer.campaign import CampaignConfig
+
+    default = CampaignConfig.model_fields["abandon_announcement"].default
+    assert render(Playback(uuid=U1, path=default)).text == f"uuid_broadcast {U1} {default} aleg"

@@ -159,6 +159,12 @@ name = "support"
         bad = http.request(daemon.http_address, "POST", "/v1/admin/reload", headers=auth)
         assert bad.status == 422
         assert any(d["path"] == "queues[1].strategy" for d in bad.json()["errors"])
+        # A value the engine builds but FreeSWITCH would refuse is refused as `ctilink run` refuses it.
+        path.write_text(base + '\n[[queues]]\nname = "sales"\nhold_music = "/s/{x}.wav"\n')
+        bad = http.request(daemon.http_address, "POST", "/v1/admin/reload", headers=auth)
+        assert bad.status == 422
+        assert any(d["path"] == "queues[1].hold_music" for d in bad.json()["errors"])
+        assert {q.name for q in daemon.engine.snapshot(0).queues} == {"support"}
         path.write_text(base + '\n[[queues]]\nname = "sales"\n')
         # `ctilink lists import` writes the store while the daemon runs; a reload brings it in.
         csv = tmp_path / "blacklist.csv"
@@ -171,6 +177,7 @@ name = "support"
         snap = daemon.engine.snapshot(0)
         assert {q.name for q in snap.queues} == {"support", "sales"}
         assert snap.agent("1001").state.value == "available"  # a reload never changes an agent's state
+        assert daemon.api_context is not None and daemon.api_context.config is daemon.config
         assert http.request(daemon.http_address, "POST", "/v1/admin/reload").status == 401
     finally:
         daemon.stop()

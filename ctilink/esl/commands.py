@@ -258,6 +258,10 @@ DESTINATION_RE = re.compile(r"[A-Za-z0-9+*#][A-Za-z0-9_+*#.@-]{0,63}")
 CONTEXT_RE = re.compile(TOKEN_PATTERN)
 DTMF_RE = re.compile(r"[0-9*#A-Da-dwW]{1,64}")
 _ABS_PATH = r"/(?:[A-Za-z0-9_.+-]+/)*[A-Za-z0-9_.+-]+"
+# A relative path is a sound under the switch's sound_prefix (``ivr/ivr-call_being_transferred.wav``:
+# switch_ivr_play_file prepends the prefix to any path that is not absolute). No segment may start
+# with a dot, so it cannot climb out of the sounds directory.
+_SOUND_PATH = r"(?:[A-Za-z0-9_+-][A-Za-z0-9_.+-]*/)*[A-Za-z0-9_+-][A-Za-z0-9_.+-]*"
 PLAYBACK_RE = re.compile(
     "|".join(
         [
@@ -265,6 +269,7 @@ PLAYBACK_RE = re.compile(
             r"tone_stream://[A-Za-z0-9%(),;=.+-]{1,256}",
             r"silence_stream://-?[0-9]{1,9}(?:,[0-9]{1,6})?",
             _ABS_PATH,
+            _SOUND_PATH,
         ]
     )
 )
@@ -625,7 +630,7 @@ def _render(cmd: Command) -> RenderedCommand:
 
 _PLAYBACK_WHAT = (
     "a playback source: local_stream://<name>, tone_stream://<spec>, silence_stream://<ms>, "
-    "or an absolute path without spaces"
+    "an absolute path without spaces, or a sound path relative to the sound prefix (no segment starting with '.')"
 )
 
 __all__ = [

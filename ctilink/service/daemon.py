@@ -36,6 +36,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from ctilink.config import Config, load_config
+from ctilink.config_checks import check_for_run
 from ctilink.core import Engine, EngineSnapshot
 from ctilink.core import requests as rq
 from ctilink.dialer.dialer import (
@@ -70,6 +71,18 @@ log = structlog.get_logger("ctilink.daemon")
 
 #: Contacts loaded per campaign at start (the dialer keeps its campaigns' contacts in memory).
 MAX_LOADED_CONTACTS = 1_000_000
+
+
+def build_engine(config: Config) -> tuple[Engine, Dialer]:
+    """The engine and the dialer holding the configured campaigns, as :meth:`Daemon.live` starts
+    them. ``ctilink check-config`` builds them with this same function (and throws them away), so
+    whatever the engine or the dialer refuses at start (a strategy no engine knows) is refused
+    there too. Opens nothing: no store, no socket."""
+    engine = Engine(config.engine_config())
+    dialer = Dialer(dnc=getattr(engine, "check_dnc", None))
+    for campaign in config.campaigns:
+        dialer.add_campaign(campaign)
+    return engine, dialer
 
 
 class Daemon:
@@ -113,6 +126,7 @@ class Daemon:
         self.driver: SimDriver | None = None
         self.sim: SimulatedSwitch | None = None
         self.servers: list[Any] = []
+        self.api_context: ApiContext | None = None
         self.stopped = gevent.event.Event()
         self.http_address: tuple[str, int] | None = None
         self.config_path: str | None = None  # set by `ctilink run`: what SIGHUP and the API re-read
@@ -140,8 +154,9 @@ class Daemon:
         """A daemon for real FreeSWITCH nodes, with the SQLite store of the configuration."""
         if not config.nodes:
             raise ValueError("nodes: at least one FreeSWITCH node is needed to run live (or use `ctilink demo`)")
+        engine, dialer = build_engine(config)  # before the store: a refused engine leaves no file behind
         store = SqliteStore(config.store.path, synchronous=config.store.synchronous)
-        daemon = cls(config, Engine(config.engine_config()), registry=registry, store=store)
+        daemon = cls(config, engine, registry=registry, store=store, dialer=dialer)
         now = time.time()
         daemon._load_state(now)
         daemon.runtime = CampaignEngine(daemon.engine, daemon.dialer, now)
@@ -327,7 +342,7 @@ class Daemon:
                 self.submit(PauseCampaign(name))  # paused, not stopped: resume works and stats say so
             elif recorded is CampaignState.RUNNING or (recorded is None and self.dialer.config(name).autostart):
                 self.submit(StartCampaign(name))
-        context = ApiContext(
+        self.api_context = context = ApiContext(
             snapshot=lambda: self.snapshot,
             submit=self.submit,
             health=self.health,
@@ -390,6 +405,7 @@ class Daemon:
         """Re-read :attr:`config_path` and apply it; raises ConfigError (nothing changed) if invalid."""
         assert self.config_path is not None
         new = load_config(self.config_path)
+        check_for_run(new, str(self.config_path))  # what `ctilink run` and SIGHUP refuse, refused here too
         self.reload(new)
         return {"ok": True, "queues": len(new.queues), "agents": len(new.agents)}
 
@@ -403,6 +419,8 @@ class Daemon:
             log.error("config_reload_partial", errors=[str(e)[:200] for e in refused])
         self.metrics.set_queues(engine_config.queues)
         self.config = new
+        if self.api_context is not None:  # the API checks logins and scopes against the live profiles
+            self.api_context.config = new
         changed = self._sync_lists()
         log.info(
             "config_reloaded", queues=len(engine_config.queues), agents=len(engine_config.agents), list_changes=changed
