@@ -21,7 +21,14 @@ Rules:
   ringing agent leg                               hung up: its originate belonged to the old
                                                   connection, and the agent is offered afresh
   agent leg whose customer is not there           hung up (an orphan)
+  click-to-dial agent leg (``c2d-agent``)          a click-to-dial session, bridged (the switch
+  bridged to its ``c2d-customer``                  ends the pair); the agent on-call
+  click-to-dial leg not bridged to its partner    hung up: its originates (and the bridge that
+                                                  waited for them) belonged to the old connection
   ==============================================  ===========================================
+
+- Click-to-dial legs carry their own roles (``c2d-agent``, ``c2d-customer``), never ``agent`` or
+  ``customer``: they are neither an ACD agent leg without its customer nor an inbound caller.
 
 - Everything else the resync described (new arrivals, channels on agents' phones) is handed back
   to the engine, in the order it came, after the adoption, so an agent found on a call is never
@@ -37,9 +44,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ctilink.core.click_to_dial import ROLE_AGENT, ROLE_CUSTOMER, ROLES
 from ctilink.events import ChannelAnswered, ChannelBridged, ChannelEvent, ChannelHeld, ChannelParked
 
-__all__ = ["WAITING_APPLICATIONS", "AdoptedCall", "AdoptionPlan", "Found", "is_adoptable", "plan"]
+__all__ = [
+    "WAITING_APPLICATIONS",
+    "AdoptedCall",
+    "AdoptedClickToDial",
+    "AdoptionPlan",
+    "Found",
+    "is_adoptable",
+    "plan",
+]
 
 #: Applications a waiting customer runs: parked, or parked with hold music broadcast over it.
 WAITING_APPLICATIONS = frozenset({"park", "playback", "endless_playback", "uuid_broadcast"})
@@ -69,6 +85,10 @@ class Found:
     @property
     def is_agent_leg(self) -> bool:
         return self.variables.get("ctilink_role") == "agent" and bool(self.variables.get("ctilink_agent_id"))
+
+    @property
+    def is_click_to_dial(self) -> bool:
+        return self.variables.get("ctilink_role") in ROLES
 
     @property
     def is_customer(self) -> bool:
@@ -115,10 +135,19 @@ class AdoptedCall:
     bridged: bool = False
 
 
+@dataclass(frozen=True)
+class AdoptedClickToDial:
+    """A bridged click-to-dial pair to take back."""
+
+    agent_leg: Found
+    customer: Found
+
+
 @dataclass
 class AdoptionPlan:
     calls: list[AdoptedCall] = field(default_factory=list)
-    hang_up: list[Found] = field(default_factory=list)  # ringing or orphaned agent legs
+    hang_up: list[Found] = field(default_factory=list)  # ringing or orphaned agent / click-to-dial legs
+    click_to_dial: list[AdoptedClickToDial] = field(default_factory=list)
     released: list[Found] = field(default_factory=list)  # customers that had already left ctilink
     not_yet: list[Found] = field(default_factory=list)  # unanswered outbound customers
 
@@ -170,4 +199,21 @@ def plan(found: Mapping[str, Found], applications: Mapping[str, str], alive: Ite
     out.hang_up = [
         f for f in channels.values() if f.is_agent_leg and f.uuid not in claimed and _pair(channels, f) is None
     ]
+    paired: set[str] = set()
+    for f in channels.values():
+        if f.variables.get("ctilink_role") != ROLE_AGENT or not f.variables.get("ctilink_agent_id"):
+            continue
+        partner = _pair(channels, f)
+        if (
+            partner is not None
+            and partner.variables.get("ctilink_role") == ROLE_CUSTOMER
+            and partner.call_id == f.call_id
+        ):
+            out.click_to_dial.append(AdoptedClickToDial(f, partner))
+            paired.update((f.uuid, partner.uuid))
+    # Unbridged click-to-dial legs (still ringing, or answered and waiting for the other) go:
+    # nothing would ever bridge them. A leg bridged to something else is left alone.
+    out.hang_up.extend(
+        f for f in channels.values() if f.is_click_to_dial and f.uuid not in paired and _pair(channels, f) is None
+    )
     return out

@@ -19,6 +19,9 @@ Rules:
   offered to them, ``OFFER`` from ``RESERVED``), and ``RELEASE`` (or ``RELEASE_PAUSE`` /
   ``RELEASE_LOGOUT``, honouring a wish made meanwhile) gives them back. The state is
   ``RESERVED`` either way: the agent is spoken for and must not be offered anything else.
+- A click-to-dial (``DIAL``) puts an available or not-ready agent ``ON_CALL`` at once, while their
+  own phone rings: the session (``click_to_dial``) keeps them out of routing until it frees them
+  with the usual hang-up events (back to not ready, same reason, if they came from there).
 - Presence (is the phone registered) and foreign channels (calls on the agent's phone that did
   not come from a queue) are facts about the agent's endpoints, tracked here and consulted by the
   engine when it decides whether the agent may be offered a call.
@@ -78,6 +81,7 @@ class AgentEvent(StrEnum):
     RELEASE_PAUSE = "release-pause"
     RELEASE_LOGOUT = "release-logout"
     ADOPT = "adopt"  # a resync found the agent's leg live on one of ctilink's calls
+    DIAL = "dial"  # the agent asked for a click-to-dial: their phone rings for their own call
 
 
 S = AgentState
@@ -94,6 +98,7 @@ TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
         E.NOT_READY: S.NOT_READY,
         E.OFFER: S.RESERVED,
         E.DIRECT_CALL: S.ON_CALL,
+        E.DIAL: S.ON_CALL,
         E.RESERVE: S.RESERVED,  # held for an outbound preview / kept callback (no leg yet)
         E.ADOPT: S.ON_CALL,
     },
@@ -101,6 +106,7 @@ TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
         E.LOGOUT: S.LOGGED_OUT,
         E.READY: S.AVAILABLE,
         E.NOT_READY: S.NOT_READY,  # change of reason
+        E.DIAL: S.ON_CALL,  # an outbound call of their own; back to not ready (same reason) after it
         E.ADOPT: S.ON_CALL,  # back to not ready (same reason) after the call
     },
     S.RESERVED: {
@@ -219,6 +225,9 @@ class Agent:
     staffed: bool = False
     logged_in_flag: bool = False
     reservation: Reservation | None = None  # held for an outbound contact (state RESERVED, no leg)
+    # The click-to-dial session (its call id) the agent is on: ON_CALL without an ACD leg and out
+    # of routing until that session frees them (ctilink.core.click_to_dial).
+    click_to_dial: str | None = None
 
     @property
     def id(self) -> str:

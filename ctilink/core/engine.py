@@ -46,6 +46,9 @@ Theory of operation:
   preferred agent takes the reservation on arrival: it rings that agent at once (no queueing), or,
   if they cannot take it, the agent is released and the call routes normally. ``ReleaseAgent``
   (skip, timeout, failed dial) gives the agent back, honouring a not-ready / logout asked meanwhile.
+- Click-to-dial (``click_to_dial.py``) is a state machine of its own whose sessions the engine
+  keeps in ``_c2d``: channel events, job results and failed commands about its legs go to it
+  first (and only), its timers are the ``c2d:*`` kinds, and it moves agents with the agent table.
 
 What it must never know about: ESL text, sockets, persistence, metrics, HTTP. Those are edges.
 """
@@ -64,7 +67,7 @@ from typing import Any, ClassVar
 
 import structlog
 
-from ctilink.core import adoption, call_control
+from ctilink.core import adoption, call_control, click_to_dial
 from ctilink.core import requests as rq
 from ctilink.core.agent import (
     TRANSITIONS,
@@ -194,23 +197,23 @@ _NAME = re.compile(NAME_PATTERN)
 _DEAD_LEGS_KEPT = 10_000
 _MAX_WRAP_EXTENSION_S = 3600.0
 
-_BUSY_CAUSES = {"USER_BUSY"}
-_REJECT_CAUSES = {"CALL_REJECTED"}
-_NO_ANSWER_CAUSES = {"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "PROGRESS_TIMEOUT"}
-_CANCEL_CAUSES = {"ORIGINATOR_CANCEL", "LOSE_RACE", "PICKED_OFF", "SWITCH_SHUTDOWN"}
+# TODO(lead): move into the import block above; kept here only while others edit the header.
+from ctilink.core.causes import CauseClass, classify  # noqa: E402
+
+#: An unanswered agent leg's offer outcome, by the hang-up class shared with the dialer
+#: (ctilink.core.causes): a cancel is nobody's refusal, so it costs the agent nothing.
+OFFER_OUTCOMES: Mapping[CauseClass, OfferOutcome] = {
+    CauseClass.BUSY: OfferOutcome.BUSY,
+    CauseClass.REJECTED: OfferOutcome.REJECTED,
+    CauseClass.NO_ANSWER: OfferOutcome.NO_ANSWER,
+    CauseClass.CANCELLED: OfferOutcome.CANCELLED,
+    CauseClass.FAILED: OfferOutcome.FAILED,
+}
 
 
 def offer_outcome(cause: str, sip_code: int | None = None) -> OfferOutcome:
     """Map a hangup cause (and SIP code) of an unanswered agent leg to the offer's outcome."""
-    if cause in _BUSY_CAUSES or sip_code == 486:
-        return OfferOutcome.BUSY
-    if cause in _REJECT_CAUSES or sip_code == 603:
-        return OfferOutcome.REJECTED
-    if cause in _NO_ANSWER_CAUSES or sip_code in (408, 480):
-        return OfferOutcome.NO_ANSWER
-    if cause in _CANCEL_CAUSES:
-        return OfferOutcome.CANCELLED
-    return OfferOutcome.FAILED
+    return OFFER_OUTCOMES[classify(cause, sip_code)]
 
 
 def _default_id() -> str:
@@ -272,6 +275,7 @@ class Engine:
         # uuid) and the rest of its events, replayed after the adoption (ctilink.core.adoption).
         self._found: dict[str, dict[str, adoption.Found]] = {}
         self._held_back: dict[str, list[ChannelEvent]] = {}
+        self._c2d = click_to_dial.Sessions()  # click-to-dial sessions (ctilink.core.click_to_dial)
         self._check_queue_set(list(config.queues), config.default_route)
         self._rebuild_queues(list(config.queues))
         for profile in config.agents:
@@ -540,6 +544,7 @@ class Engine:
             owner = self._agents.get(leg.agent_id)
             if owner is None or uuid not in owner.legs:
                 problems.append(f"leg {uuid} not on its agent {leg.agent_id}")
+        problems.extend(click_to_dial.problems(self))
         return problems
 
     # ------------------------------------------------------------------ plumbing
@@ -579,6 +584,8 @@ class Engine:
         heapq.heappush(self._timers, (at, next(self._timer_seq), kind, key, token))
 
     def _timer_valid(self, kind: str, key: str, token: int) -> bool:
+        if kind.startswith(click_to_dial.TIMER_PREFIX):
+            return click_to_dial.timer_valid(self, kind, key, token)
         if kind in ("ring", "grace", "reap_leg"):
             leg = self._legs.get(key)
             if leg is None or leg.token != token:
@@ -598,7 +605,9 @@ class Engine:
 
     def _fire(self, kind: str, key: str) -> None:
         now = self._now
-        if kind == "ring":
+        if kind.startswith(click_to_dial.TIMER_PREFIX):
+            click_to_dial.fire(self, kind, key)
+        elif kind == "ring":
             self._leg_outcome(self._legs[key], OfferOutcome.NO_ANSWER, "NO_ANSWER")
         elif kind == "reap_leg":
             leg = self._legs[key]
@@ -772,6 +781,8 @@ class Engine:
         state = agent.state
         if agent.reservation is not None:
             return False  # spoken for by a campaign: only the call that takes the reservation reaches them
+        if agent.click_to_dial is not None:
+            return False  # on (or ringing for) a click-to-dial of their own
         if state is not AgentState.AVAILABLE:
             if agent.profile.max_calls <= 1 or agent.direct or state not in (AgentState.RESERVED, AgentState.ON_CALL):
                 return False
@@ -1967,8 +1978,8 @@ class Engine:
     # ------------------------------------------------------------------ events
 
     def _on_channel_input(self, ev: ChannelEvent) -> None:
-        call_control.observe(self, ev)  # click-to-dial sessions (ctilink.core.call_control)
-        self._on_channel(ev)
+        if not click_to_dial.on_channel(self, ev):  # a click-to-dial leg is handled there only
+            self._on_channel(ev)
 
     def _on_channel(self, ev: ChannelEvent) -> None:
         uuid = ev.uuid
@@ -2089,6 +2100,8 @@ class Engine:
         """A command never took effect. For an originate, the offer failed through no fault of the
         agent: their leg never existed, the call keeps its place and is offered again."""
         # (Logged once, by the link that saw it fail.)
+        if click_to_dial.on_command_failed(self, ev):
+            return
         leg = self._jobs.get(ev.job_uuid) if ev.job_uuid is not None else None
         if leg is None or leg.state not in (LegState.ORIGINATING, LegState.RINGING):
             return  # the channel events keep the truth about legs that exist
@@ -2097,6 +2110,8 @@ class Engine:
         self._leg_gone(leg, "NORMAL_TEMPORARY_FAILURE")
 
     def _on_job(self, ev: JobCompleted) -> None:
+        if click_to_dial.on_job(self, ev):
+            return
         leg = self._jobs.get(ev.job_uuid)
         if leg is None:
             return
@@ -2157,6 +2172,8 @@ class Engine:
         uuid = ev.uuid
         if uuid in self._legs or uuid in self._by_uuid or uuid in self._released or uuid in self._dead:
             return False
+        if uuid in self._c2d.by_uuid:
+            return False  # a live click-to-dial leg: its session takes the resync's word on it
         if uuid in self._foreign:
             return False
         found = self._found.setdefault(ev.node, {})
@@ -2175,6 +2192,7 @@ class Engine:
         was never seen (its originate may still be on its way) is left to its ring timer. Then the
         channels of ctilink calls the engine does not know are adopted, and the rest of what the
         resync described is handled as it came."""
+        click_to_dial.resynced(self, ev)
         self._forget_gone(ev)
         alive = set(ev.uuids)
         found = self._found.pop(ev.node, {})
@@ -2193,6 +2211,8 @@ class Engine:
             self._remember_dead(leg.uuid)
         for customer in plan.released:
             self._released[customer.uuid] = customer.node
+        for pair in plan.click_to_dial:
+            click_to_dial.adopt(self, pair.agent_leg, pair.customer)
         # An outbound customer not answered yet parks on its answer: then it arrives as usual.
         for customer in plan.not_yet:
             if customer.parked:
@@ -2293,6 +2313,7 @@ class Engine:
         node = ev.node
         for call in [c for c in self._calls.values() if c.node == node and c.state is not CallState.ENDED]:
             self._end_call(call, Disposition.FAILED, "switch-shutdown", False)
+        click_to_dial.shutdown(self, node)
         for leg in [leg for leg in self._legs.values() if leg.node == node]:
             self._leg_gone(leg, "SWITCH_SHUTDOWN")
         for uuid in [u for u, n in self._released.items() if n == node]:
@@ -2328,7 +2349,17 @@ class Engine:
         if req.not_ready_reason is not None and req.not_ready_reason not in self._reasons:
             raise UnknownReason(req.not_ready_reason, sorted(self._reasons))
         event = AgentEvent.LOGIN if req.not_ready_reason is None else AgentEvent.LOGIN_NOT_READY
+        moved = None
+        if req.endpoints is not None:
+            try:
+                moved = agent.profile.model_validate({**agent.profile.model_dump(), "endpoints": list(req.endpoints)})
+            except ValueError:
+                raise InvalidValue(
+                    "endpoint", ", ".join(req.endpoints)[:200], "dial strings such as user/1001"
+                ) from None
         transition(agent.state, event, agent.id)
+        if moved is not None:  # checked above; applied only now that the login is allowed
+            self._upsert(moved)
         agent.no_answer_streak = 0
         self._agent_apply(agent, event, req.not_ready_reason)
         agent.idle_since = self._now
@@ -2634,7 +2665,7 @@ class Engine:
             problems.append(f"agent {agent.id} holds a reservation while {agent.state.value} with {len(legs)} legs")
         if agent.state is AgentState.RESERVED and agent.reservation is None and (not legs or talking):
             problems.append(f"agent {agent.id} is reserved with legs {[leg.state.value for leg in legs]}")
-        if agent.state is AgentState.ON_CALL and not talking and not agent.direct:
+        if agent.state is AgentState.ON_CALL and not talking and not agent.direct and agent.click_to_dial is None:
             problems.append(f"agent {agent.id} is on-call without a connected leg or a direct call")
         if agent.state in (AgentState.AVAILABLE, AgentState.NOT_READY, AgentState.LOGGED_OUT) and any(
             leg.state in (LegState.ORIGINATING, LegState.RINGING, LegState.CONNECTED) for leg in legs

@@ -24,6 +24,9 @@ class Request:
 class AgentLogin(Request):
     agent_id: str
     not_ready_reason: str | None = None  # log in straight into not-ready with this reason
+    # Log in on these endpoints (the first rings first): applied only if the login is, so a refused
+    # login leaves the agent's endpoints as they were.
+    endpoints: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

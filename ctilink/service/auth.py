@@ -9,7 +9,11 @@ Rules:
 - With no token configured at all, GET views are open (a fresh install on loopback, ``ctilink
   demo``) and every action is 401; configuring one token closes everything.
 - Roles: ``agent`` (only its own ``agent_id``), ``supervisor`` (its ``queues`` and its team
-  ``agents``; None means all), ``admin`` (everything).
+  ``agents``; None means all), ``admin`` (everything). A supervisor with neither limit is
+  *unscoped*: only it (and admins) may touch what belongs to no queue (``global`` list entries).
+- Where a resource has both a queue and agents (a call), both must be in scope: a supervisor of
+  queue ``support`` limited to team ``1001`` may not act on agent 1002's support call.
+- Which rule each route applies is :mod:`ctilink.service.api.scopes`.
 
 Theory: this module turns a header into a :class:`Principal` and answers scope questions about
 it. It knows nothing about HTTP frameworks or the engine: the API layer asks, this module answers.
@@ -58,6 +62,11 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def unscoped(self) -> bool:
+        """An admin, or a supervisor limited to no queue and no team."""
+        return self.role == "admin" or (self.role == "supervisor" and self.queues is None and self.agents is None)
+
     def may_see_agent(self, agent_id: str) -> bool:
         if self.role == "admin":
             return True
@@ -72,6 +81,16 @@ class Principal:
             return False
         return self.queues is None or (queue is not None and queue in self.queues)
 
+    def may_see_call(self, queue: str | None, agents: Iterable[str]) -> bool:
+        """A call in ``queue`` with ``agents`` on it (connected and ringing): an agent must be one of
+        them; a supervisor needs the queue and every one of them in scope."""
+        on_call = set(agents)
+        if self.role == "admin":
+            return True
+        if self.role == "agent":
+            return self.agent_id in on_call
+        return self.may_see_queue(queue) and all(self.may_see_agent(a) for a in on_call)
+
     def require_role(self, *roles: str) -> None:
         if self.role not in roles:
             raise Forbidden(f"role {self.role!r} may not do this (needs one of {', '.join(roles)})")
@@ -83,6 +102,10 @@ class Principal:
     def require_queue(self, queue: str | None) -> None:
         if not self.may_see_queue(queue):
             raise Forbidden(f"token {self.name!r} is not allowed to act on queue {queue!r}")
+
+    def require_call(self, call_id: str, queue: str | None, agents: Iterable[str]) -> None:
+        if not self.may_see_call(queue, agents):
+            raise Forbidden(f"token {self.name!r} is not allowed to act on call {call_id[:64]!r}")
 
 
 #: Who reads the views when no token is configured (GET only; see the module rules).

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ctilink.service.api.body import MAX_JSON_DEPTH, SMALL_BODY_BYTES
 from ctilink.service.api.framework import Route
 from ctilink.service.api.routes import BODIES, routes
 
@@ -18,10 +19,28 @@ DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 
 #: Routes served outside the table (no authentication).
 EXTRA = {
-    "/healthz": ("get", "Liveness and switch connectivity"),
-    "/metrics": ("get", "Prometheus metrics (when served on the API listener)"),
+    "/healthz": ("get", "Liveness and switch connectivity (on the API and the metrics listener)"),
+    "/metrics": ("get", "Prometheus metrics, on the metrics listener (see servers)"),
     "/v1/openapi.json": ("get", "This document"),
 }
+
+#: /metrics is not on the API's server but on ``metrics.listen`` (OpenAPI 3.1 path-level servers).
+METRICS_SERVERS = [
+    {
+        "url": "http://127.0.0.1:9464",
+        "description": "metrics.listen (default 127.0.0.1:9464); on the API listener only when "
+        "metrics.listen equals http.listen",
+    }
+]
+
+_DESCRIPTION = (
+    "Control and views of the ctilink CTI daemon. See docs/http-api.md and docs/integration.md. "
+    f"Bodies: JSON (UTF-8), at most {SMALL_BODY_BYTES} bytes ([api] max_body_bytes for imports), "
+    f"nested at most {MAX_JSON_DEPTH} deep; chunked bodies are read like any other. "
+    "Each operation's x-scope names whose resources it touches (agent: the agent itself or a "
+    "supervisor's team; call: an agent on it, or a supervisor's queue and every agent on it; "
+    "list-entry: the entry's scope, global only for unscoped principals; see docs/http-api.md)."
+)
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -34,13 +53,15 @@ def _responses(route: Route) -> dict[str, Any]:
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
     out: dict[str, Any] = {str(route.status): ok}
     err = {"content": {"application/json": {"schema": _ERROR}}}
+    if route.method != "GET":
+        out["400"] = {"description": "unreadable body: cut off, malformed chunks, JSON nested too deep", **err}
+        out["413"] = {"description": "body too large", **err}
+        out["422"] = {"description": "invalid body (errors name the field path)", **err}
     out["401"] = {"description": "missing or unknown token", **err}
     out["403"] = {"description": "out of the token's scope", **err}
     out["404"] = {"description": "unknown id", **err}
     if route.method != "GET":
         out["409"] = {"description": "refused by the engine in the current state", **err}
-    if route.body is not None:
-        out["422"] = {"description": "invalid body (errors name the field path)", **err}
     return out
 
 
@@ -52,6 +73,7 @@ def document() -> dict[str, Any]:
             "operationId": route.method.lower() + re.sub(r"[^A-Za-z0-9]+", "_", route.path).rstrip("_"),
             "security": [{"bearer": []}],
             "x-roles": list(route.roles),
+            "x-scope": {"rule": route.scope.name, "description": route.scope.description},
             "responses": _responses(route),
         }
         params = [
@@ -71,6 +93,7 @@ def document() -> dict[str, Any]:
         paths.setdefault(route.path, {})[route.method.lower()] = op
     for path, (method, summary) in EXTRA.items():
         paths[path] = {method: {"summary": summary, "security": [], "responses": {"200": {"description": "OK"}}}}
+    paths["/metrics"]["servers"] = METRICS_SERVERS
     schemas: dict[str, Any] = {
         "Error": {
             "type": "object",
@@ -97,7 +120,7 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "ctilink HTTP API",
             "version": "1",
-            "description": "Control and views of the ctilink CTI daemon. See docs/integration.md.",
+            "description": _DESCRIPTION,
         },
         "servers": [{"url": "http://127.0.0.1:8080"}],
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},

@@ -1,8 +1,11 @@
 """The routes of the HTTP API (v1): agents, calls, supervisors, lists, webhooks, campaigns, the event stream.
 
 Rules: read routes are served from the engine snapshot (never from FreeSWITCH, never waiting on
-the engine); action routes check the caller's scope, build one engine request, submit it to the
-engine greenlet and report what it said (refusals map to 404/409/422 by the error's code).
+the engine); action routes build one engine request, submit it to the engine greenlet and report
+what it said (refusals map to 404/409/422 by the error's code). Whose resources a route may touch
+is its scope rule (:mod:`ctilink.service.api.scopes`), checked by the framework before the handler;
+views filter with the same rules. Logging in on an endpoint: an agent or supervisor picks one of
+the agent's configured endpoints; only an admin may name another (still a valid dial string).
 Campaign routes read the dialer's live stats and send dialer requests (start, pause, resume,
 stop, preview accept/skip, schedule callback) the same way; the dialer's refusals (an unknown
 campaign or contact: 404; no preview, a contact being dialed: 409) are typed the same way.
@@ -13,19 +16,35 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import falcon
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ctilink.config import Config, ConfigError
 from ctilink.core import EngineSnapshot
 from ctilink.core import call_control as cc
 from ctilink.core import requests as rq
+from ctilink.service.api import scopes as sc
 from ctilink.service.api.activity import Activity
 from ctilink.service.api.framework import ApiError, Route, Stream, not_found
+from ctilink.service.api.models import (
+    BODIES,
+    CallbackBody,
+    DialBody,
+    DtmfBody,
+    ForceStateBody,
+    HangupBody,
+    ListEntryBody,
+    ListImportBody,
+    LoginBody,
+    MonitorBody,
+    NotReadyBody,
+    PreviewSkipBody,
+    RecordBody,
+    TransferBody,
+)
 from ctilink.service.api.serialize import plain
-from ctilink.service.auth import Forbidden, Principal
+from ctilink.service.auth import Principal
 
 _NOT_FOUND_CODES = {"unknown-agent", "unknown-call", "unknown-queue", "unknown-list", "unknown-list-entry"}
 _INVALID_CODES = {
@@ -60,110 +79,11 @@ class ApiContext:
     reload: Callable[[], dict[str, Any]] | None = None  # re-reads the configuration file
 
 
-# -- bodies ---------------------------------------------------------------------------------------
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LoginBody(_Body):
-    endpoint: str | None = Field(default=None, max_length=256, description="dial string to ring for this session")
-    not_ready_reason: str | None = Field(default=None, max_length=64)
-
-
-class NotReadyBody(_Body):
-    reason: str = Field(min_length=1, max_length=64)
-
-
-class DialBody(_Body):
-    number: str = Field(min_length=1, max_length=64)
-
-
-class TransferBody(_Body):
-    queue: str | None = Field(default=None, max_length=64)
-    agent_id: str | None = Field(default=None, max_length=64)
-    number: str | None = Field(default=None, max_length=64)
-    context: str | None = Field(default=None, max_length=64)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> TransferBody:
-        if sum(v is not None for v in (self.queue, self.agent_id, self.number)) != 1:
-            raise ValueError("exactly one of queue, agent_id, number")
-        return self
-
-
-class HangupBody(_Body):
-    cause: str = Field(default="NORMAL_CLEARING", pattern=r"^[A-Z_]{1,64}$")
-
-
-class DtmfBody(_Body):
-    digits: str = Field(pattern=r"^[0-9*#A-Da-dwW]{1,64}$")
-
-
-class RecordBody(_Body):
-    path: str | None = Field(default=None, max_length=512)
-
-
-class MonitorBody(_Body):
-    dial_string: str = Field(max_length=256, description="the supervisor's phone, e.g. user/2001")
-    mode: Literal["listen", "whisper", "barge"] = "listen"
-
-
-class ForceStateBody(_Body):
-    state: Literal["ready", "not-ready", "logged-out"]
-    reason: str | None = Field(default=None, max_length=64)
-
-
-class ListEntryBody(_Body):
-    number: str = Field(min_length=1, max_length=64)
-    scope: str = Field(default="global", max_length=128)
-    reason: str = Field(default="", max_length=256)
-    expires_at: float | None = None
-    priority: int | None = Field(default=None, ge=0, le=100)
-    target: str | None = Field(default=None, max_length=128)
-    action: str | None = Field(default=None, max_length=32)
-    cause: str | None = Field(default=None, max_length=64)
-
-
-class ListImportBody(_Body):
-    entries: list[ListEntryBody] = Field(min_length=1, max_length=10_000)
-
-
-class PreviewSkipBody(_Body):
-    reason: str = Field(default="skipped", min_length=1, max_length=64)
-
-
-class CallbackBody(_Body):
-    at: float = Field(description="when to call back (Unix time, seconds)", ge=0, le=1e11)
-    agent_id: str | None = Field(default=None, max_length=64, description="keep the callback for this agent")
-
-
-BODIES: list[type[BaseModel]] = [
-    LoginBody,
-    NotReadyBody,
-    DialBody,
-    TransferBody,
-    HangupBody,
-    DtmfBody,
-    RecordBody,
-    MonitorBody,
-    ForceStateBody,
-    ListEntryBody,
-    ListImportBody,
-    PreviewSkipBody,
-    CallbackBody,
-]
-
-
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def _snap(ctx: ApiContext) -> EngineSnapshot:
-    snap = ctx.snapshot()
-    if snap is None:
-        raise ApiError(503, "starting", "no engine snapshot yet")
-    return snap
+_snap = sc.snapshot
+_call_view = sc.call_view
 
 
 def _agent_view(ctx: ApiContext, who: Principal, agent_id: str) -> Any:
@@ -172,21 +92,6 @@ def _agent_view(ctx: ApiContext, who: Principal, agent_id: str) -> Any:
         return _snap(ctx).agent(agent_id)
     except KeyError:
         raise not_found("agent", agent_id) from None
-
-
-def _call_view(ctx: ApiContext, who: Principal, call_id: str) -> Any:
-    snap = _snap(ctx)
-    view = next((c for c in snap.calls if c.call_id == call_id), None)
-    if view is None:
-        if who.is_admin:
-            return None  # the snapshot may be a second old: let the engine say whether it exists
-        raise not_found("call", call_id)
-    if who.role == "agent":
-        if who.agent_id not in (view.agent_id, *view.ringing_agents):
-            raise Forbidden(f"call {call_id!r} is not agent {who.agent_id!r}'s call")
-    elif who.role == "supervisor":
-        who.require_queue(view.queue)
-    return view
 
 
 def _submit(ctx: ApiContext, request: object) -> dict[str, Any]:
@@ -244,22 +149,31 @@ def _profile(ctx: ApiContext, agent_id: str) -> Any:
 def agent_login(ctx: ApiContext, who: Principal, p: dict[str, str], body: LoginBody, req: falcon.Request) -> Any:
     agent_id = p["agent_id"]
     _agent_view(ctx, who, agent_id)
+    endpoints: tuple[str, ...] | None = None
     if body.endpoint is not None:
         profile = _profile(ctx, agent_id)
         if profile is None:
             raise not_found("agent", agent_id)
-        endpoints = [body.endpoint] + [e for e in profile.endpoints if e != body.endpoint]
+        if body.endpoint not in profile.endpoints and not who.is_admin:
+            # An endpoint is where calls are sent: naming a new one (a PSTN gateway) is configuration.
+            raise ApiError(
+                403,
+                "endpoint-not-allowed",
+                f"agent {agent_id!r} may log in only on a configured endpoint; an admin may add one",
+                [{"path": "endpoint", "message": "not one of the agent's configured endpoints"}],
+            )
+        endpoints = (body.endpoint, *(e for e in profile.endpoints if e != body.endpoint))
         try:
-            updated = profile.model_validate({**profile.model_dump(), "endpoints": endpoints})
-        except Exception as exc:
+            profile.model_validate({**profile.model_dump(), "endpoints": list(endpoints)})
+        except ValueError as exc:
             raise ApiError(
                 422,
                 "invalid-body",
                 "endpoint is not a valid dial string",
                 [{"path": "endpoint", "message": str(exc).splitlines()[-1][:200]}],
             ) from None
-        _submit(ctx, rq.UpsertAgent(updated))
-    return _submit(ctx, rq.AgentLogin(agent_id, body.not_ready_reason))
+    # One request: the engine applies the endpoints only if it accepts the login.
+    return _submit(ctx, rq.AgentLogin(agent_id, body.not_ready_reason, endpoints=endpoints))
 
 
 def _agent_action(make: Callable[[str, Any], object]) -> Callable[..., Any]:
@@ -310,7 +224,7 @@ def monitor(ctx: ApiContext, who: Principal, p: dict[str, str], body: MonitorBod
 
 def list_calls(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
     snap = _snap(ctx)
-    return {"at": snap.at, "calls": [plain(c) for c in snap.calls if who.may_see_queue(c.queue)]}
+    return {"at": snap.at, "calls": [plain(c) for c in snap.calls if sc.call_in_scope(c, who)]}
 
 
 def get_call(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
@@ -322,16 +236,12 @@ def get_call(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req
 
 def _call_action(make: Callable[[str, Any], object]) -> Callable[..., Any]:
     def handler(ctx: ApiContext, who: Principal, p: dict[str, str], body: Any, req: falcon.Request) -> Any:
-        _call_view(ctx, who, p["call_id"])
-        return _submit(ctx, make(p["call_id"], body))
+        return _submit(ctx, make(p["call_id"], body))  # the route's scope rule found the call
 
     return handler
 
 
 def transfer(ctx: ApiContext, who: Principal, p: dict[str, str], body: TransferBody, req: falcon.Request) -> Any:
-    _call_view(ctx, who, p["call_id"])
-    if body.queue is not None and who.role == "supervisor":
-        who.require_queue(body.queue)
     return _submit(
         ctx,
         rq.TransferCall(
@@ -381,8 +291,19 @@ def query_list(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, r
     if ctx.query_list is None:
         raise ApiError(503, "no-lists", "lists are not available")
     limit = req.get_param_as_int("limit", min_value=1, max_value=10_000) or 1000
+    scope = _q(req, "scope")
+    # A scoped supervisor reads the scopes it may manage, one after another in the store's key
+    # order (list, scope, ...), so the concatenation is sorted as an unscoped read would be.
+    visible = sc.visible_list_scopes(ctx, who) if scope is None else [scope]  # a given scope passed its rule
+    scopes: list[str | None] = [None] if visible is None else list(visible)
+    entries: list[Any] = []
     try:
-        entries = ctx.query_list(name, scope=_q(req, "scope"), number=_q(req, "number"), now=time.time(), limit=limit)
+        for one in scopes:
+            if len(entries) >= limit:
+                break
+            entries += ctx.query_list(
+                name, scope=one, number=_q(req, "number"), now=time.time(), limit=limit - len(entries)
+            )
     except Exception as exc:
         raise ApiError(422, "invalid-query", str(exc)[:300]) from None
     return {"list": name, "entries": [plain(e) for e in entries]}
@@ -486,15 +407,7 @@ def retry_dead(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, r
 
 
 def _campaign(ctx: ApiContext, who: Principal, name: str) -> Any:
-    if ctx.campaigns is None:
-        raise not_found("campaign", name)
-    stats = next((s for s in ctx.campaigns() if s.campaign == name), None)
-    if stats is None:
-        raise not_found("campaign", name)
-    queue = getattr(stats, "queue", None)
-    if who.role == "supervisor" and queue is not None:
-        who.require_queue(queue)
-    return stats
+    return sc.campaign_stats(ctx, name)  # its scope rule has run: the lookup only
 
 
 def _submit_campaign(ctx: ApiContext, request: object) -> dict[str, Any]:
@@ -514,7 +427,8 @@ def _submit_campaign(ctx: ApiContext, request: object) -> dict[str, Any]:
 
 
 def list_campaigns(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
-    return {"campaigns": [plain(s) for s in (ctx.campaigns() if ctx.campaigns is not None else [])]}
+    stats = ctx.campaigns() if ctx.campaigns is not None else []
+    return {"campaigns": [plain(s) for s in stats if sc.may_see_campaign(who, s)]}
 
 
 def get_campaign(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
@@ -540,7 +454,6 @@ def _campaign_action(kind: str) -> Callable[..., Any]:
 def preview_accept(ctx: ApiContext, who: Principal, p: dict[str, str], body: None, req: falcon.Request) -> Any:
     from ctilink.dialer.dialer import PreviewAccept
 
-    who.require_agent(p["agent_id"])
     _campaign(ctx, who, p["name"])
     return _submit_campaign(ctx, PreviewAccept(p["name"], p["agent_id"]))
 
@@ -548,7 +461,6 @@ def preview_accept(ctx: ApiContext, who: Principal, p: dict[str, str], body: Non
 def preview_skip(ctx: ApiContext, who: Principal, p: dict[str, str], body: PreviewSkipBody, req: falcon.Request) -> Any:
     from ctilink.dialer.dialer import PreviewSkip
 
-    who.require_agent(p["agent_id"])
     _campaign(ctx, who, p["name"])
     return _submit_campaign(ctx, PreviewSkip(p["name"], p["agent_id"], body.reason))
 
@@ -558,10 +470,6 @@ def schedule_callback(
 ) -> Any:
     from ctilink.dialer.dialer import ScheduleCallback
 
-    if who.role == "agent":
-        # an agent schedules callbacks for themselves only
-        if body.agent_id is None or body.agent_id != who.agent_id:
-            raise Forbidden("an agent may only schedule a callback kept for themselves (agent_id)")
     _campaign(ctx, who, p["name"])
     return _submit_campaign(ctx, ScheduleCallback(p["name"], p["contact_id"][:128], body.at, body.agent_id))
 
@@ -575,10 +483,11 @@ def routes() -> list[Route]:
     a = "/v1/agents/{agent_id}"
     c = "/v1/calls/{call_id}"
     k = "/v1/campaigns/{name}"
+    lists = "/v1/lists/{list_name}"
     return [
-        Route("GET", "/v1/agents", list_agents, "Agents in scope, from the engine snapshot", SUP),
-        Route("GET", a, get_agent, "One agent's state"),
-        Route("GET", a + "/history", agent_history, "One agent's recent state changes"),
+        Route("GET", "/v1/agents", list_agents, "Agents in scope, from the engine snapshot", SUP, scope=sc.VIEW),
+        Route("GET", a, get_agent, "One agent's state", scope=sc.AGENT),
+        Route("GET", a + "/history", agent_history, "One agent's recent state changes", scope=sc.AGENT),
         Route(
             "GET",
             a + "/events",
@@ -586,32 +495,90 @@ def routes() -> list[Route]:
             "The agent's event stream (SSE; resume with Last-Event-ID)",
             query=("last_event_id",),
             stream=True,
+            scope=sc.AGENT,
         ),
-        Route("POST", a + "/login", agent_login, "Log in, optionally on a given endpoint", body=LoginBody),
-        Route("POST", a + "/logout", _agent_action(lambda i, b: rq.AgentLogout(i)), "Log out (after the call)"),
-        Route("POST", a + "/ready", _agent_action(lambda i, b: rq.AgentReady(i)), "Become ready"),
+        Route(
+            "POST",
+            a + "/login",
+            agent_login,
+            "Log in, optionally on one of the agent's endpoints (admins: any dial string)",
+            body=LoginBody,
+            scope=sc.AGENT,
+        ),
+        Route(
+            "POST",
+            a + "/logout",
+            _agent_action(lambda i, b: rq.AgentLogout(i)),
+            "Log out (after the call)",
+            scope=sc.AGENT,
+        ),
+        Route("POST", a + "/ready", _agent_action(lambda i, b: rq.AgentReady(i)), "Become ready", scope=sc.AGENT),
         Route(
             "POST",
             a + "/not-ready",
             _agent_action(lambda i, b: rq.AgentNotReady(i, b.reason)),
             "Become not ready with a reason",
             body=NotReadyBody,
+            scope=sc.AGENT,
         ),
-        Route("POST", a + "/end-wrap-up", _agent_action(lambda i, b: rq.EndWrapUp(i)), "End wrap-up now"),
-        Route("POST", a + "/dial", agent_dial, "Click-to-dial: ring the agent, then the customer", body=DialBody),
-        Route("POST", a + "/force-state", force_state, "Supervisor: force an agent's state", SUP, body=ForceStateBody),
-        Route("POST", a + "/monitor", monitor, "Supervisor: listen, whisper or barge", SUP, body=MonitorBody),
-        Route("GET", "/v1/calls", list_calls, "Live calls in scope", SUP),
-        Route("GET", c, get_call, "One live call"),
-        Route("POST", c + "/hold", _call_action(lambda i, b: cc.HoldCall(i, True)), "Hold the customer"),
-        Route("POST", c + "/unhold", _call_action(lambda i, b: cc.HoldCall(i, False)), "Take the customer off hold"),
-        Route("POST", c + "/transfer", transfer, "Blind transfer to a queue, an agent or a number", body=TransferBody),
+        Route(
+            "POST",
+            a + "/end-wrap-up",
+            _agent_action(lambda i, b: rq.EndWrapUp(i)),
+            "End wrap-up now",
+            scope=sc.AGENT,
+        ),
+        Route(
+            "POST",
+            a + "/dial",
+            agent_dial,
+            "Click-to-dial: ring the agent, then the customer",
+            body=DialBody,
+            scope=sc.AGENT,
+        ),
+        Route(
+            "POST",
+            a + "/force-state",
+            force_state,
+            "Supervisor: force an agent's state",
+            SUP,
+            body=ForceStateBody,
+            scope=sc.AGENT,
+        ),
+        Route(
+            "POST",
+            a + "/monitor",
+            monitor,
+            "Supervisor: listen, whisper or barge",
+            SUP,
+            body=MonitorBody,
+            scope=sc.AGENT_CALLS,
+        ),
+        Route("GET", "/v1/calls", list_calls, "Live calls in scope", SUP, scope=sc.VIEW),
+        Route("GET", c, get_call, "One live call", scope=sc.CALL),
+        Route("POST", c + "/hold", _call_action(lambda i, b: cc.HoldCall(i, True)), "Hold the customer", scope=sc.CALL),
+        Route(
+            "POST",
+            c + "/unhold",
+            _call_action(lambda i, b: cc.HoldCall(i, False)),
+            "Take the customer off hold",
+            scope=sc.CALL,
+        ),
+        Route(
+            "POST",
+            c + "/transfer",
+            transfer,
+            "Blind transfer to a queue, an agent or a number",
+            body=TransferBody,
+            scope=sc.TRANSFER,
+        ),
         Route(
             "POST",
             c + "/hangup",
             _call_action(lambda i, b: rq.HangupCall(i, b.cause)),
             "Hang up the call",
             body=HangupBody,
+            scope=sc.CALL,
         ),
         Route(
             "POST",
@@ -619,6 +586,7 @@ def routes() -> list[Route]:
             _call_action(lambda i, b: cc.SendDigits(i, b.digits)),
             "Send DTMF digits",
             body=DtmfBody,
+            scope=sc.CALL,
         ),
         Route(
             "POST",
@@ -626,6 +594,7 @@ def routes() -> list[Route]:
             _call_action(lambda i, b: cc.RecordCall(i, True, b.path)),
             "Start recording",
             body=RecordBody,
+            scope=sc.CALL,
         ),
         Route(
             "POST",
@@ -633,44 +602,94 @@ def routes() -> list[Route]:
             _call_action(lambda i, b: cc.RecordCall(i, False, b.path)),
             "Stop recording",
             body=RecordBody,
+            scope=sc.CALL,
         ),
-        Route("GET", "/v1/queues", list_queues, "Live queue view: waiting calls and agents by state", SUP),
-        Route("GET", "/v1/queues/{name}", get_queue, "One queue's live view", SUP),
-        Route("GET", "/v1/abandoned", abandoned, "Recently abandoned calls (number and wait) for calling back", SUP),
         Route(
-            "GET", "/v1/lists/{list_name}", query_list, "Query a number list", SUP, query=("number", "scope", "limit")
+            "GET", "/v1/queues", list_queues, "Live queue view: waiting calls and agents by state", SUP, scope=sc.VIEW
+        ),
+        Route("GET", "/v1/queues/{name}", get_queue, "One queue's live view", SUP, scope=sc.QUEUE),
+        Route(
+            "GET",
+            "/v1/abandoned",
+            abandoned,
+            "Recently abandoned calls (number and wait) for calling back",
+            SUP,
+            scope=sc.VIEW,
+        ),
+        Route(
+            "GET",
+            lists,
+            query_list,
+            "Query a number list (scoped supervisors: the entries of their scopes)",
+            SUP,
+            query=("number", "scope", "limit"),
+            scope=sc.LIST_VIEW,
         ),
         Route(
             "POST",
-            "/v1/lists/{list_name}/entries",
+            lists + "/entries",
             add_entry,
             "Add (or replace) a list entry",
             SUP,
             body=ListEntryBody,
             status=201,
+            scope=sc.LIST_ENTRY,
         ),
         Route(
             "DELETE",
-            "/v1/lists/{list_name}/entries/{number}",
+            lists + "/entries/{number}",
             remove_entry,
             "Remove a list entry",
             SUP,
             query=("scope", "kind"),
+            scope=sc.LIST_ENTRY,
         ),
-        Route("POST", "/v1/lists/{list_name}/import", import_entries, "Add many entries", SUP, body=ListImportBody),
-        Route("GET", "/v1/campaigns", list_campaigns, "Outbound campaigns with their live statistics", SUP),
-        Route("GET", k, get_campaign, "One campaign's live statistics", SUP),
-        Route("POST", k + "/start", _campaign_action("start"), "Start dialing the campaign", SUP),
-        Route("POST", k + "/pause", _campaign_action("pause"), "Pause: no new dials, calls in flight finish", SUP),
-        Route("POST", k + "/resume", _campaign_action("resume"), "Resume a paused campaign", SUP),
-        Route("POST", k + "/stop", _campaign_action("stop"), "Stop: no new dials, previews are returned", SUP),
-        Route("POST", k + "/preview/{agent_id}/accept", preview_accept, "Preview mode: dial the offered contact"),
+        Route(
+            "POST",
+            lists + "/import",
+            import_entries,
+            "Add many entries (all refused if one is out of scope)",
+            SUP,
+            body=ListImportBody,
+            large_body=True,
+            scope=sc.LIST_ENTRY,
+        ),
+        Route(
+            "GET", "/v1/campaigns", list_campaigns, "Outbound campaigns with their live statistics", SUP, scope=sc.VIEW
+        ),
+        Route("GET", k, get_campaign, "One campaign's live statistics", SUP, scope=sc.CAMPAIGN),
+        Route("POST", k + "/start", _campaign_action("start"), "Start dialing the campaign", SUP, scope=sc.CAMPAIGN),
+        Route(
+            "POST",
+            k + "/pause",
+            _campaign_action("pause"),
+            "Pause: no new dials, calls in flight finish",
+            SUP,
+            scope=sc.CAMPAIGN,
+        ),
+        Route("POST", k + "/resume", _campaign_action("resume"), "Resume a paused campaign", SUP, scope=sc.CAMPAIGN),
+        Route(
+            "POST",
+            k + "/stop",
+            _campaign_action("stop"),
+            "Stop: no new dials, previews are returned",
+            SUP,
+            scope=sc.CAMPAIGN,
+        ),
+        Route(
+            "POST",
+            k + "/preview/{agent_id}/accept",
+            preview_accept,
+            "Preview mode: dial the offered contact",
+            scope=sc.CAMPAIGN_AGENT,
+        ),
         Route(
             "POST",
             k + "/preview/{agent_id}/skip",
             preview_skip,
             "Preview mode: skip the offered contact",
             body=PreviewSkipBody,
+            scope=sc.CAMPAIGN_AGENT,
         ),
         Route(
             "POST",
@@ -678,6 +697,7 @@ def routes() -> list[Route]:
             schedule_callback,
             "Schedule a callback (optionally kept for one agent)",
             body=CallbackBody,
+            scope=sc.CALLBACK,
         ),
         Route(
             "POST",
@@ -685,14 +705,18 @@ def routes() -> list[Route]:
             reload_config,
             "Re-read the configuration file: queues, skills and agents change, no agent's state does",
             ADMIN,
+            scope=sc.ADMIN,
         ),
-        Route("GET", "/v1/webhooks/dead-letters", dead_letters, "Webhook deliveries that gave up", ADMIN),
+        Route(
+            "GET", "/v1/webhooks/dead-letters", dead_letters, "Webhook deliveries that gave up", ADMIN, scope=sc.ADMIN
+        ),
         Route(
             "POST",
             "/v1/webhooks/dead-letters/{endpoint}/{event_id}/retry",
             retry_dead,
             "Queue a dead letter again",
             ADMIN,
+            scope=sc.ADMIN,
         ),
     ]
 
