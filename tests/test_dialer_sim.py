@@ -32,12 +32,12 @@ from ctilink.dialer.dialer import (
 )
 from ctilink.dialer.policies import PowerPacer
 from ctilink.dialer.runtime import CampaignEngine
+from ctilink.dialer.types import Contact
 from ctilink.dialer.windows import CallingWindow
 from ctilink.esl import commands as cmd
 from ctilink.events import MachineDetected
 from ctilink.sim import AgentBehaviour, CallerBehaviour, Fixed, SimulatedSwitch
 from ctilink.sim.models import OutboundAnswer
-from ctilink.store.records import CampaignContact
 
 MONDAY_NOON_UTC = 1_700_481_600.0  # 2023-11-20 12:00 UTC (12:00 in London)
 LONDON = [f"+4420712300{i:02d}" for i in range(1, 41)]
@@ -68,7 +68,7 @@ class Run:
         self.loaded = self.dialer.load_contacts(
             self.name,
             [
-                CampaignContact(campaign=self.name, contact_id=f"c{i}", number=n, data={"name": f"Customer {i}"})
+                Contact(campaign=self.name, contact_id=f"c{i}", number=n, data={"name": f"Customer {i}"})
                 for i, n in enumerate(LONDON[:n_contacts], 1)
             ],
             self.sim.now,
@@ -97,7 +97,7 @@ class Run:
             and (contact_id is None or n.attempt.contact_id == contact_id)
         ]
 
-    def contact(self, contact_id: str) -> CampaignContact:
+    def contact(self, contact_id: str) -> Contact:
         return [
             n.contact
             for n in self.sim.notifications
@@ -306,7 +306,7 @@ def test_predictive_campaign_runs_an_hour_with_bounded_lines_and_one_outcome_per
         seed=3,
     )
     # more contacts than the fixture list: numbers from the same block
-    extra = [CampaignContact(campaign="spring", contact_id=f"x{i}", number=f"+4420712{i:05d}") for i in range(100, 700)]
+    extra = [Contact(campaign="spring", contact_id=f"x{i}", number=f"+4420712{i:05d}") for i in range(100, 700)]
     run.dialer.load_contacts("spring", extra, run.sim.now)
     peak = 0
     run.sim.on_command.append(lambda c: None)

@@ -9,21 +9,22 @@ Rules:
   and reason. ``partial=False`` imports nothing if any row is bad; ``partial=True`` imports the
   good rows. Either way the report lists every rejected row.
 - Pure apart from reading the file; the store write is one ``put_contacts`` (all or nothing).
+  Rows become the dialer's own :class:`~ctilink.dialer.types.Contact` values; the store (any
+  :class:`ContactSink`, e.g. ``ctilink.store.SqliteStore``) converts them to its records.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import phonenumbers
 
+from ctilink.dialer.types import Contact
 from ctilink.dialer.windows import zone
-from ctilink.store.base import Store
-from ctilink.store.records import CampaignContact
 from ctilink.values import text_problem
 
 MAX_FIELD = 256
@@ -34,6 +35,12 @@ OPTIONAL = ("priority", "timezone")
 
 class ImportError_(ValueError):
     """The file or the mapping cannot be used at all (not one row was read)."""
+
+
+class ContactSink(Protocol):
+    """Where imported contacts go: the store's ``put_contacts`` (all or nothing; returns how many)."""
+
+    def put_contacts(self, contacts: Iterable[Contact]) -> int: ...
 
 
 @dataclass
@@ -61,7 +68,7 @@ def normalise(number: str, region: str) -> str | None:
 
 def parse_contacts(
     campaign: str, path: Path, mapping: Mapping[str, str], region: str
-) -> tuple[list[CampaignContact], ImportReport]:
+) -> tuple[list[Contact], ImportReport]:
     report = ImportReport(campaign)
     for key in REQUIRED:
         if key not in mapping:
@@ -73,7 +80,7 @@ def parse_contacts(
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise ImportError_(f"{path}: {exc.strerror}") from exc
-    contacts: list[CampaignContact] = []
+    contacts: list[Contact] = []
     seen: set[str] = set()
     with handle:
         reader = csv.DictReader(handle)
@@ -105,7 +112,7 @@ def _row(
     mapped: set[str],
     region: str,
     seen: set[str],
-) -> tuple[str, CampaignContact | None]:
+) -> tuple[str, Contact | None]:
     if None in row:
         return "more fields than the header", None
     contact_id = (row.get(mapping["contact_id"]) or "").strip()
@@ -139,7 +146,7 @@ def _row(
         if key is not None and key not in mapped:
             data[_clean(key)] = _clean(value or "")
     try:
-        contact = CampaignContact(campaign=campaign, contact_id=contact_id, number=number, priority=priority, data=data)
+        contact = Contact(campaign=campaign, contact_id=contact_id, number=number, priority=priority, data=data)
     except ValueError as exc:
         return _clean(exc), None
     seen.add(contact_id)
@@ -147,7 +154,7 @@ def _row(
 
 
 def import_campaign_contacts(
-    store: Store, campaign: str, path: str | Path, mapping: Mapping[str, str], region: str, partial: bool
+    store: ContactSink, campaign: str, path: str | Path, mapping: Mapping[str, str], region: str, partial: bool
 ) -> ImportReport:
     """Read, validate and store contacts; the report says what was imported and what was not."""
     contacts, report = parse_contacts(campaign, Path(path), mapping, region)
@@ -159,4 +166,4 @@ def import_campaign_contacts(
     return report
 
 
-__all__ = ["ImportError_", "ImportReport", "import_campaign_contacts", "normalise", "parse_contacts"]
+__all__ = ["ContactSink", "ImportError_", "ImportReport", "import_campaign_contacts", "normalise", "parse_contacts"]

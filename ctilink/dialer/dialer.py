@@ -18,6 +18,13 @@ Rules:
   ``ctilink_*`` variables, so every outcome maps back to its attempt by uuid (or Job-UUID).
 - Every attempt ends exactly once with an :class:`AttemptOutcome`; every refusal (DNC, window,
   attempts) is an attempt with outcome ``refused`` and its reason: nothing is skipped silently.
+  A dial that ends unanswered takes its outcome from the hang-up class the engine uses too
+  (:mod:`ctilink.core.causes`, mapped in :mod:`ctilink.dialer.outcomes`).
+- A campaign's run state changes only through :mod:`ctilink.dialer.campaign_state`'s table; a
+  request it has no move for (``resume`` a stopped campaign) raises before anything changes.
+- Agent state arrives as the engine's :class:`~ctilink.core.agent.AgentState`, mapped to the
+  pacer's phases by :data:`AGENT_PHASES`. Contacts and attempts leave as the dialer's own
+  :mod:`ctilink.dialer.types` values; the store edge converts them (no store import here).
 - Restart safety: a contact is marked ``dialing`` (and its attempt recorded) in the same output as
   its Originate; the daemon persists notifications before executing commands. A contact loaded in
   ``dialing`` is never redialed at once: its attempt becomes ``interrupted`` and it is retried
@@ -39,20 +46,39 @@ from __future__ import annotations
 import heapq
 import itertools
 import uuid as uuid_module
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from ctilink.core import requests as rq
-from ctilink.core.errors import InputError
+from ctilink.core.agent import AgentState
+from ctilink.dialer.book import CampaignBook, ContactEntry, Dial
 from ctilink.dialer.campaign import AttemptOutcome, CampaignConfig, Mode
+from ctilink.dialer.campaign_state import CampaignEvent, CampaignState, IllegalCampaignTransition, transition
+from ctilink.dialer.errors import DialerError
+from ctilink.dialer.legs import customer_originate, hand_over, leg_ids
+from ctilink.dialer.messages import (
+    AttemptRecorded,
+    CampaignStateChanged,
+    CampaignStats,
+    ContactUpdated,
+    DialerOutput,
+    DialerRequest,
+    DialRefused,
+    PauseCampaign,
+    PreviewAccept,
+    PreviewOffered,
+    PreviewSkip,
+    ResumeCampaign,
+    ScheduleCallback,
+    StartCampaign,
+    StopCampaign,
+)
+from ctilink.dialer.outcomes import DIAL_OUTCOMES, unanswered_outcome
 from ctilink.dialer.pacer import (
     AgentPhase,
     AgentView,
     DialPhase,
-    DialStats,
     DialView,
     Outcome,
     Pacer,
@@ -60,40 +86,42 @@ from ctilink.dialer.pacer import (
     PredictivePacer,
 )
 from ctilink.dialer.policies import ProgressivePacer
+from ctilink.dialer.types import Attempt, Contact, ContactFields
 from ctilink.dialer.windows import contact_zones, is_open, next_open
-from ctilink.esl.commands import Command, Hangup, Originate, Playback
+from ctilink.esl.commands import Command, Hangup, Playback
 from ctilink.events import (
     ChannelAnswered,
     ChannelHungUp,
-    ChannelParked,
     Event,
     ExecuteComplete,
     JobCompleted,
     MachineDetected,
 )
-from ctilink.store.records import CampaignAttempt, CampaignContact
 
-BUSY_CAUSES = frozenset({"USER_BUSY", "CALL_REJECTED"})
-NO_ANSWER_CAUSES = frozenset(
-    {"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "ORIGINATOR_CANCEL", "PROGRESS_TIMEOUT"}
-)
 AMD_TIMEOUT_S = 5.0  # no verdict by then: the AMD module is missing or slow; treat the answer as live
 ANNOUNCE_MAX_S = 30.0
 
+#: What the engine's agent state means to the pacer; None: not working (gone from the dialer's view).
+AGENT_PHASES: Mapping[AgentState, AgentPhase | None] = MappingProxyType(
+    {
+        AgentState.LOGGED_OUT: None,
+        AgentState.NOT_READY: None,
+        AgentState.AVAILABLE: AgentPhase.IDLE,
+        AgentState.RESERVED: AgentPhase.RESERVED,  # an offer ringing, or held for a preview / callback
+        AgentState.ON_CALL: AgentPhase.TALKING,
+        AgentState.WRAP_UP: AgentPhase.WRAP_UP,
+    }
+)
 
-class CampaignState(StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-
-
-class DialerError(InputError, ValueError):
-    """A dialer request that cannot be honoured (unknown campaign/contact/agent, wrong state).
-
-    An :class:`~ctilink.core.errors.InputError`: an ordinary refusal (the API answers 404/409),
-    logged as such by the engine loop, not as a failure with a traceback."""
-
-    code = "dialer-refused"
+#: The run-state event each campaign request asks for.
+CAMPAIGN_EVENTS: Mapping[type[DialerRequest], CampaignEvent] = MappingProxyType(
+    {
+        StartCampaign: CampaignEvent.START,
+        PauseCampaign: CampaignEvent.PAUSE,
+        ResumeCampaign: CampaignEvent.RESUME,
+        StopCampaign: CampaignEvent.STOP,
+    }
+)
 
 
 class DncCheck(Protocol):
@@ -102,180 +130,13 @@ class DncCheck(Protocol):
     def __call__(self, number: str, campaign: str | None, now: float) -> object | None: ...
 
 
-# -- requests (the seam routes them here) ------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class DialerRequest:
-    campaign: str
-
-
-@dataclass(frozen=True, slots=True)
-class StartCampaign(DialerRequest):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class PauseCampaign(DialerRequest):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class ResumeCampaign(DialerRequest):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class StopCampaign(DialerRequest):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class PreviewAccept(DialerRequest):
-    agent_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class PreviewSkip(DialerRequest):
-    agent_id: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleCallback(DialerRequest):
-    contact_id: str
-    at: float
-    agent_id: str | None = None  # keep it for this agent
-
-
-# -- notifications --------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ContactUpdated:
-    """Persist: ``store.put_contacts([contact])``."""
-
-    contact: CampaignContact
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptRecorded:
-    """Persist: ``store.put_attempt(attempt)`` (insert or replace; started, then ended)."""
-
-    attempt: CampaignAttempt
-
-
-@dataclass(frozen=True, slots=True)
-class DialRefused:
-    campaign: str
-    contact_id: str
-    reason: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class PreviewOffered:
-    """Screen pop for the agent: the contact with its fields, before anything is dialed."""
-
-    campaign: str
-    agent_id: str
-    contact_id: str
-    number: str
-    fields: Mapping[str, Any]
-    expires_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignStateChanged:
-    campaign: str
-    state: CampaignState
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignStats:
-    campaign: str
-    state: CampaignState
-    mode: Mode
-    pending: int
-    dials_in_flight: int
-    live_answers: int
-    connected: int
-    abandoned: int
-    abandon_rate: float
-    abandon_rate_window: float
-    refused: int
-    agents_idle: int
-    agents_working: int = 0  # logged in and working this campaign (idle, reserved, talking, wrap-up)
-    dial_level: float = 0.0  # lines in flight per working agent: what the pacer is running at
-    queue: str = ""  # the campaign's queue (supervisors see campaigns of their queues)
-    dials: int = 0  # Originates placed since the campaign was loaded
-
-
-@dataclass
-class DialerOutput:
-    commands: list[Command] = field(default_factory=list)
-    notifications: list[object] = field(default_factory=list)
-    adopt: list[ChannelParked] = field(default_factory=list)  # legs the engine must take
-    requests: list[rq.Request] = field(default_factory=list)  # engine requests (e.g. HangupCall)
-
-
-@dataclass
-class _Contact:
-    contact_id: str
-    number: str
-    zones: tuple[str, ...]
-    priority: int
-    attempts: int
-    status: str
-    next_at: float | None
-    data: dict[str, Any]
-    callback_agent: str | None = None
-    token: int = 0  # bumped on every reschedule: stale heap entries are skipped
-
-
-@dataclass
-class _Dial:
-    uuid: str
-    job_uuid: str
-    attempt_id: str
-    contact_id: str
-    started_at: float
-    agent_id: str | None = None  # preview / callback agent
-    phase: DialPhase = DialPhase.RINGING
-    answered_at: float | None = None
-    live: bool = False
-    machine: bool = False
-    adopted: bool = False
-    call_id: str | None = None
-    connected_agent: str | None = None
-    deadline: float | None = None
-    settled: AttemptOutcome | None = None
-    amd_until: float | None = None
-    hangup_at: float | None = None
-    reserved: bool = False  # the engine holds agent_id for this dial until the leg is adopted
-
-
-@dataclass
-class _Campaign:
-    config: CampaignConfig
-    pacer: Pacer
-    state: CampaignState = CampaignState.STOPPED
-    contacts: dict[str, _Contact] = field(default_factory=dict)
-    heap: list[tuple[float, int, int, str, int]] = field(default_factory=list)
-    dials: dict[str, _Dial] = field(default_factory=dict)
-    held: deque[str] = field(default_factory=deque)
-    previews: dict[str, tuple[str, float]] = field(default_factory=dict)  # agent -> (contact, expires)
-    stats: DialStats = field(default_factory=DialStats)
-    connected: int = 0
-    refused: int = 0
-    dialed: int = 0
-    next_pace: float = 0.0
-
-
 class Dialer:
     """All campaigns of one engine. See the module docstring."""
 
     def __init__(self, dnc: DncCheck | None = None, id_factory: Callable[[], str] | None = None) -> None:
         self._dnc = dnc
         self._ids = id_factory or (lambda: str(uuid_module.uuid4()))
-        self._campaigns: dict[str, _Campaign] = {}
+        self._campaigns: dict[str, CampaignBook] = {}
         self._by_uuid: dict[str, tuple[str, str]] = {}  # leg uuid -> (campaign, uuid)
         self._by_job: dict[str, tuple[str, str]] = {}
         self._by_call: dict[str, tuple[str, str]] = {}
@@ -289,15 +150,18 @@ class Dialer:
             raise DialerError(f"campaign {config.name!r} exists")
         if pacer is None:
             pacer = PredictivePacer() if config.mode is Mode.PREDICTIVE else ProgressivePacer()
-        self._campaigns[config.name] = _Campaign(config=config, pacer=pacer)
+        self._campaigns[config.name] = CampaignBook(config=config, pacer=pacer)
 
-    def load_contacts(self, campaign: str, contacts: Iterable[CampaignContact], now: float) -> DialerOutput:
-        """Add (or restore from the store) contacts. ``dialing`` ones were in flight at a restart."""
+    def load_contacts(self, campaign: str, contacts: Iterable[ContactFields], now: float) -> DialerOutput:
+        """Add (or restore from the store) contacts. ``dialing`` ones were in flight at a restart.
+
+        Reads only the :class:`~ctilink.dialer.types.ContactFields` attributes: a
+        :class:`~ctilink.dialer.types.Contact`, or what the store returns, as it is."""
         self._out = DialerOutput()
         c = self._campaign(campaign)
         for rec in contacts:
             data = dict(rec.data)
-            contact = _Contact(
+            contact = ContactEntry(
                 contact_id=rec.contact_id,
                 number=rec.number,
                 zones=contact_zones(rec.number, data.get("timezone"), c.config.default_timezone, c.config.region),
@@ -322,16 +186,15 @@ class Dialer:
     def request(self, req: DialerRequest, now: float) -> DialerOutput:
         self._out = DialerOutput()
         c = self._campaign(req.campaign)
-        if isinstance(req, StartCampaign | ResumeCampaign):
-            self._set_state(c, CampaignState.RUNNING, now)
-            c.next_pace = now
-            self._pace(c, now)
-        elif isinstance(req, PauseCampaign):
-            self._set_state(c, CampaignState.PAUSED, now)
-        elif isinstance(req, StopCampaign):
-            self._set_state(c, CampaignState.STOPPED, now)
-            for agent_id in list(c.previews):
-                self._return_preview(c, agent_id)
+        event = CAMPAIGN_EVENTS.get(type(req))
+        if event is not None:
+            self._move(c, event, now)  # raises, before anything changed, if the table has no such move
+            if event in (CampaignEvent.START, CampaignEvent.RESUME):
+                c.next_pace = now
+                self._pace(c, now)
+            elif event is CampaignEvent.STOP:
+                for agent_id in list(c.previews):
+                    self._return_preview(c, agent_id)
         elif isinstance(req, PreviewAccept):
             contact_id, _ = self._preview_of(c, req.agent_id)
             del c.previews[req.agent_id]
@@ -366,17 +229,10 @@ class Dialer:
             self._contact_note(c, contact)
         return self._take()
 
-    def agent_changed(self, agent_id: str, state: str, now: float) -> DialerOutput:
-        """Feed from the engine's AgentStateChanged (state value) or its snapshot at start."""
+    def agent_changed(self, agent_id: str, state: AgentState, now: float) -> DialerOutput:
+        """Feed from the engine's ``AgentStateChanged.new`` or its snapshot's agents at start."""
         self._out = DialerOutput()
-        phase = {
-            "available": AgentPhase.IDLE,
-            "reserved": AgentPhase.RESERVED,
-            "on_call": AgentPhase.TALKING,
-            "on-call": AgentPhase.TALKING,
-            "wrap_up": AgentPhase.WRAP_UP,
-            "wrap-up": AgentPhase.WRAP_UP,
-        }.get(state)
+        phase = AGENT_PHASES[state]
         if phase is None:
             self._agents.pop(agent_id, None)
         else:
@@ -536,7 +392,7 @@ class Dialer:
         return self._campaign(campaign).contacts[contact_id].status
 
     # ------------------------------------------------------------------ internals
-    def _campaign(self, name: str) -> _Campaign:
+    def _campaign(self, name: str) -> CampaignBook:
         c = self._campaigns.get(name)
         if c is None:
             raise DialerError(f"unknown campaign {name!r:.40}")
@@ -552,14 +408,14 @@ class Dialer:
     def _note(self, note: object) -> None:
         self._out.notifications.append(note)
 
-    def _lookup(self, found: tuple[str, str]) -> tuple[_Campaign, _Dial | None]:
+    def _lookup(self, found: tuple[str, str]) -> tuple[CampaignBook, Dial | None]:
         c = self._campaigns[found[0]]
         return c, c.dials.get(found[1])
 
-    def _works(self, c: _Campaign, agent_id: str) -> bool:
+    def _works(self, c: CampaignBook, agent_id: str) -> bool:
         return not c.config.agents or agent_id in c.config.agents
 
-    def _idle_agents(self, c: _Campaign) -> list[str]:
+    def _idle_agents(self, c: CampaignBook) -> list[str]:
         busy = set(c.previews) | {d.agent_id for d in c.dials.values() if d.agent_id}
         idle = [
             (since, a)
@@ -568,82 +424,56 @@ class Dialer:
         ]
         return [a for _, a in sorted(idle)]
 
-    def _set_state(self, c: _Campaign, state: CampaignState, now: float) -> None:
+    def _move(self, c: CampaignBook, event: CampaignEvent, now: float) -> None:
+        """Apply a run-state event through the table; a self-transition changes (and says) nothing."""
+        state = transition(c.config.name, c.state, event)
         if c.state is not state:
             c.state = state
             self._note(CampaignStateChanged(c.config.name, state, now))
 
-    def _push(self, c: _Campaign, contact: _Contact) -> None:
-        contact.token += 1
-        heapq.heappush(
-            c.heap, (contact.next_at or 0.0, -contact.priority, next(self._order), contact.contact_id, contact.token)
-        )
+    def _push(self, c: CampaignBook, contact: ContactEntry) -> None:
+        c.push(contact, next(self._order))
 
-    def _preview_of(self, c: _Campaign, agent_id: str) -> tuple[str, float]:
+    def _preview_of(self, c: CampaignBook, agent_id: str) -> tuple[str, float]:
         found = c.previews.get(agent_id)
         if found is None:
             raise DialerError(f"agent {agent_id!r:.40} has no preview in campaign {c.config.name}")
         return found
 
-    def _return_preview(self, c: _Campaign, agent_id: str) -> None:
+    def _return_preview(self, c: CampaignBook, agent_id: str) -> None:
         contact_id, _ = c.previews.pop(agent_id)
         self._release(c, agent_id, contact_id)
         self._unreserve_contact(c, c.contacts[contact_id], None)
 
-    def _reserve(self, c: _Campaign, agent_id: str, reason: str, contact_id: str) -> None:
+    def _reserve(self, c: CampaignBook, agent_id: str, reason: str, contact_id: str) -> None:
         self._out.requests.append(rq.ReserveAgent(agent_id, c.config.name, reason, contact_id))
 
-    def _release(self, c: _Campaign, agent_id: str, contact_id: str) -> None:
+    def _release(self, c: CampaignBook, agent_id: str, contact_id: str) -> None:
         # names the contact: a late release never frees the agent's next reservation
         self._out.requests.append(rq.ReleaseAgent(agent_id, c.config.name, contact_id))
 
-    def _unreserve_contact(self, c: _Campaign, contact: _Contact, now: float | None) -> None:
+    def _unreserve_contact(self, c: CampaignBook, contact: ContactEntry, now: float | None) -> None:
         contact.status = "callback" if contact.callback_agent else "pending"
         self._push(c, contact)
         self._contact_note(c, contact)
 
-    def _contact_note(self, c: _Campaign, contact: _Contact) -> None:
-        self._note(
-            ContactUpdated(
-                CampaignContact(
-                    campaign=c.config.name,
-                    contact_id=contact.contact_id,
-                    number=contact.number,
-                    status=contact.status,
-                    priority=contact.priority,
-                    next_attempt_at=contact.next_at,
-                    attempts=contact.attempts,
-                    data=dict(contact.data),
-                )
-            )
-        )
+    def _contact_note(self, c: CampaignBook, contact: ContactEntry) -> None:
+        self._note(ContactUpdated(contact.value(c.config.name)))
 
     def _record_attempt(
         self,
-        c: _Campaign,
-        contact: _Contact,
+        c: CampaignBook,
+        contact: ContactEntry,
         attempt_id: str,
         started: float,
         ended: float | None,
         outcome: AttemptOutcome | None,
         data: dict[str, Any],
     ) -> None:
-        self._note(
-            AttemptRecorded(
-                CampaignAttempt(
-                    attempt_id=attempt_id,
-                    campaign=c.config.name,
-                    contact_id=contact.contact_id,
-                    started_at=started,
-                    ended_at=ended,
-                    outcome=outcome.value if outcome else None,
-                    data={"number": contact.number, **data},
-                )
-            )
-        )
+        self._note(AttemptRecorded(c.attempt(contact, attempt_id, started, ended, outcome, data)))
 
     def _refuse(
-        self, c: _Campaign, contact: _Contact, reason: str, now: float, status: str, next_at: float | None
+        self, c: CampaignBook, contact: ContactEntry, reason: str, now: float, status: str, next_at: float | None
     ) -> None:
         c.refused += 1
         self._note(DialRefused(c.config.name, contact.contact_id, reason, now))
@@ -655,10 +485,10 @@ class Dialer:
             self._push(c, contact)
         self._contact_note(c, contact)
 
-    def _next_contact(self, c: _Campaign, now: float, agent_id: str | None) -> _Contact | None:
+    def _next_contact(self, c: CampaignBook, now: float, agent_id: str | None) -> ContactEntry | None:
         """Pop the next due contact that passes every check; refusals are recorded on the way."""
         deferred: list[tuple[float, int, int, str, int]] = []
-        found: _Contact | None = None
+        found: ContactEntry | None = None
         while c.heap and c.heap[0][0] <= now:
             entry = heapq.heappop(c.heap)
             contact = c.contacts.get(entry[3])
@@ -688,7 +518,7 @@ class Dialer:
             heapq.heappush(c.heap, entry)
         return found
 
-    def _pace(self, c: _Campaign, now: float) -> None:
+    def _pace(self, c: CampaignBook, now: float) -> None:
         if c.state is not CampaignState.RUNNING:
             return
         c.next_pace = now + c.config.pacing_tick_s
@@ -730,19 +560,19 @@ class Dialer:
                 break
             self._dial(c, contact, now, agent_id=contact.callback_agent)
 
-    def _dial(self, c: _Campaign, contact: _Contact, now: float, agent_id: str | None, reserved: bool = False) -> None:
+    def _dial(
+        self, c: CampaignBook, contact: ContactEntry, now: float, agent_id: str | None, reserved: bool = False
+    ) -> None:
         """Originate to ``contact``; ``agent_id``: dialed for that agent (``reserved``: the engine
         already holds them, from the preview; otherwise, a kept callback, they are reserved now)."""
         cfg = c.config
         attempt_id = self._ids()
-        # leg and job ids must be real uuids on the wire; derived from the id factory so tests replay
-        leg = str(uuid_module.uuid5(uuid_module.NAMESPACE_URL, f"ctilink-leg:{attempt_id}"))
-        job = str(uuid_module.uuid5(uuid_module.NAMESPACE_URL, f"ctilink-job:{attempt_id}"))
+        leg, job = leg_ids(attempt_id)
         contact.attempts += 1
         c.dialed += 1
         contact.status = "dialing"
         contact.data["attempt_id"] = attempt_id
-        d = _Dial(
+        d = Dial(
             uuid=leg,
             job_uuid=job,
             attempt_id=attempt_id,
@@ -759,28 +589,9 @@ class Dialer:
         # persisted before the Originate is executed: a restart never redials blindly
         self._contact_note(c, contact)
         self._record_attempt(c, contact, attempt_id, now, None, None, {"agent_id": agent_id} if agent_id else {})
-        variables = {
-            "ctilink_call_id": attempt_id,
-            "ctilink_role": "customer",
-            "ctilink_campaign": cfg.name,
-            "ctilink_contact_id": contact.contact_id,
-        }
-        if cfg.amd:
-            variables["execute_on_answer"] = "avmd_start"
-        self._cmd(
-            Originate(
-                uuid=leg,
-                dial_string=cfg.dial_target(contact.number),
-                job_uuid=job,
-                variables=variables,
-                caller_id_number=cfg.caller_id_number,
-                caller_id_name=cfg.caller_id_name,
-                timeout_s=cfg.ring_timeout_s,
-                application="park",
-            )
-        )
+        self._cmd(customer_originate(cfg, attempt_id, contact.contact_id, contact.number, leg, job))
 
-    def _on_answer(self, c: _Campaign, d: _Dial, now: float) -> None:
+    def _on_answer(self, c: CampaignBook, d: Dial, now: float) -> None:
         if d.answered_at is not None:
             return
         d.answered_at = now
@@ -811,7 +622,7 @@ class Dialer:
         else:
             self._live(c, d, now)
 
-    def _live(self, c: _Campaign, d: _Dial, now: float) -> None:
+    def _live(self, c: CampaignBook, d: Dial, now: float) -> None:
         d.live = True
         c.stats.dial_ended(Outcome.LIVE, (d.answered_at or now) - d.started_at)
         if d.agent_id is None:
@@ -825,28 +636,19 @@ class Dialer:
         else:
             c.held.append(d.uuid)
 
-    def _adopt(self, c: _Campaign, d: _Dial) -> None:
+    def _adopt(self, c: CampaignBook, d: Dial) -> None:
         d.adopted = True
         d.reserved = False  # the engine hands the reservation to this leg when it arrives
-        contact = c.contacts[d.contact_id]
-        variables = {
-            "ctilink_queue": c.config.queue,
-            "ctilink_priority": "100",
-            "ctilink_role": "customer",
-            "ctilink_campaign": c.config.name,
-            "ctilink_contact_id": d.contact_id,
-        }
-        if d.agent_id is not None:
-            variables["ctilink_preferred_agent"] = d.agent_id
-        self._out.adopt.append(ChannelParked(uuid=d.uuid, caller_number=contact.number, variables=variables))
+        number = c.contacts[d.contact_id].number
+        self._out.adopt.append(hand_over(c.config, d.uuid, d.contact_id, number, d.agent_id))
 
-    def _serve_held(self, c: _Campaign, now: float) -> None:
+    def _serve_held(self, c: CampaignBook, now: float) -> None:
         while c.held and self._idle_agents(c):
             d = c.dials.get(c.held.popleft())
             if d is not None and d.settled is None and not d.adopted:
                 self._adopt(c, d)
 
-    def _abandon(self, c: _Campaign, d: _Dial, now: float) -> None:
+    def _abandon(self, c: CampaignBook, d: Dial, now: float) -> None:
         c.stats.live_answer(now, True)
         d.deadline = None
         if d.adopted and d.call_id is not None:
@@ -858,7 +660,7 @@ class Dialer:
             d.hangup_at = now + ANNOUNCE_MAX_S
         self._settle(c, d, AttemptOutcome.ABANDONED, now, {})
 
-    def _on_hangup(self, c: _Campaign, d: _Dial, ev: ChannelHungUp, now: float) -> None:
+    def _on_hangup(self, c: CampaignBook, d: Dial, ev: ChannelHungUp, now: float) -> None:
         if d.answered_at is None:
             self._ended_unanswered(c, d, ev.cause, ev.sip_code, now)
         elif d.settled is None:
@@ -879,24 +681,19 @@ class Dialer:
                 )
         self._forget(c, d, now)
 
-    def _ended_unanswered(self, c: _Campaign, d: _Dial, cause: str, sip_code: int | None, now: float) -> None:
+    def _ended_unanswered(self, c: CampaignBook, d: Dial, cause: str, sip_code: int | None, now: float) -> None:
         if d.settled is not None:
             return
         cause = _clean(cause)
-        if cause in BUSY_CAUSES or sip_code in (486, 600):
-            outcome, stat = AttemptOutcome.BUSY, Outcome.BUSY
-        elif cause in NO_ANSWER_CAUSES or sip_code in (408, 480):
-            outcome, stat = AttemptOutcome.NO_ANSWER, Outcome.NO_ANSWER
-        else:
-            outcome, stat = AttemptOutcome.FAILED, Outcome.FAILED
-        c.stats.dial_ended(stat, now - d.started_at)
+        outcome = unanswered_outcome(cause, sip_code)  # the engine's classification (ctilink.core.causes)
+        c.stats.dial_ended(DIAL_OUTCOMES[outcome], now - d.started_at)
         data: dict[str, Any] = {"cause": cause}
         if sip_code is not None:
             data["sip_code"] = sip_code
         self._settle(c, d, outcome, now, data)
         self._forget(c, d, now)
 
-    def _settle(self, c: _Campaign, d: _Dial, outcome: AttemptOutcome, now: float, data: dict[str, Any]) -> None:
+    def _settle(self, c: CampaignBook, d: Dial, outcome: AttemptOutcome, now: float, data: dict[str, Any]) -> None:
         if d.settled is not None:
             return
         d.settled = outcome
@@ -917,7 +714,7 @@ class Dialer:
         else:
             self._reschedule(c, contact, outcome, now)
 
-    def _reschedule(self, c: _Campaign, contact: _Contact, outcome: AttemptOutcome, now: float) -> None:
+    def _reschedule(self, c: CampaignBook, contact: ContactEntry, outcome: AttemptOutcome, now: float) -> None:
         rule = c.config.retry.for_outcome(outcome)
         if rule is not None and rule.retry and contact.attempts < c.config.max_attempts:
             contact.status = "callback" if contact.callback_agent else "pending"
@@ -927,7 +724,7 @@ class Dialer:
             contact.status, contact.next_at = "exhausted" if rule is not None else outcome.value, None
         self._contact_note(c, contact)
 
-    def _forget(self, c: _Campaign, d: _Dial, now: float) -> None:
+    def _forget(self, c: CampaignBook, d: Dial, now: float) -> None:
         """The leg is gone: the line is free."""
         c.dials.pop(d.uuid, None)
         self._by_uuid.pop(d.uuid, None)
@@ -944,16 +741,22 @@ def _clean(text: str) -> str:
 
 
 __all__ = [
+    "AGENT_PHASES",
+    "CAMPAIGN_EVENTS",
+    "Attempt",
     "AttemptRecorded",
+    "CampaignEvent",
     "CampaignState",
     "CampaignStateChanged",
     "CampaignStats",
+    "Contact",
     "ContactUpdated",
     "DialRefused",
     "Dialer",
     "DialerError",
     "DialerOutput",
     "DialerRequest",
+    "IllegalCampaignTransition",
     "PauseCampaign",
     "PreviewAccept",
     "PreviewOffered",

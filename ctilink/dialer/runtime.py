@@ -36,7 +36,7 @@ class CampaignEngine:
         self.engine = engine
         self.dialer = dialer
         for view in engine.snapshot(now).agents:
-            dialer.agent_changed(view.agent_id, view.state.value, view.state_since)
+            dialer.agent_changed(view.agent_id, view.state, view.state_since)
 
     def handle(self, item: object, now: float) -> Effects:
         if isinstance(item, DialerRequest):
@@ -71,7 +71,7 @@ class CampaignEngine:
     def _feed(self, total: Effects, notes: list[nt.Notification], now: float, depth: int = 0) -> None:
         for note in list(notes):
             if isinstance(note, nt.AgentStateChanged):
-                self._merge(total, self.dialer.agent_changed(note.agent_id, note.new.value, note.at), now, depth)
+                self._merge(total, self.dialer.agent_changed(note.agent_id, note.new, note.at), now, depth)
             elif isinstance(note, nt.CallArrived):
                 self.dialer.call_arrived(note.call_id, note.uuid)
             elif isinstance(note, nt.CallAnswered):

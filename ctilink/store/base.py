@@ -25,6 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, TypeAlias
 
+from ctilink.dialer.types import Attempt, Contact
 from ctilink.lists.model import GLOBAL, Entry, EntryKind, ListName
 from ctilink.store.records import (
     DEFAULT_STICKY_TTL,
@@ -181,8 +182,10 @@ class Store(ABC):
 
     # -- campaigns (for the dialer) ------------------------------------------------------------
     @abstractmethod
-    def put_contacts(self, contacts: Iterable[CampaignContact]) -> int:
-        """Insert or replace campaign contacts, all or nothing; return how many."""
+    def put_contacts(self, contacts: Iterable[CampaignContact | Contact]) -> int:
+        """Insert or replace campaign contacts, all or nothing; return how many. The dialer's
+        :class:`~ctilink.dialer.types.Contact` values are converted here, at the store edge
+        (:func:`ctilink.store.campaign_records.contact_record`)."""
 
     @abstractmethod
     def get_contacts(
@@ -191,8 +194,9 @@ class Store(ABC):
         """Contacts of ``campaign`` (with ``status``; due by ``due_at``), by priority then id."""
 
     @abstractmethod
-    def put_attempt(self, attempt: CampaignAttempt) -> None:
-        """Insert or replace a dial attempt (its contact must exist)."""
+    def put_attempt(self, attempt: CampaignAttempt | Attempt) -> None:
+        """Insert or replace a dial attempt (its contact must exist); a dialer
+        :class:`~ctilink.dialer.types.Attempt` is converted here, at the store edge."""
 
     @abstractmethod
     def attempts_for(self, campaign: str, contact_id: str) -> list[CampaignAttempt]:

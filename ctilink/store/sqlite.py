@@ -30,8 +30,10 @@ from typing import Any, Literal
 
 import orjson
 
+from ctilink.dialer.types import Attempt, Contact
 from ctilink.lists.model import GLOBAL, BlockAction, Entry, EntryKind, ListName
 from ctilink.store.base import ConfigKind, Op, Outcome, Store, StoreError
+from ctilink.store.campaign_records import attempt_record, contact_record
 from ctilink.store.records import (
     DEFAULT_STICKY_TTL,
     AgentProfile,
@@ -426,10 +428,10 @@ class SqliteStore(Store):
         return [self._call_from_row(r) for r in rows]
 
     # -- campaigns -----------------------------------------------------------------------------
-    def put_contacts(self, contacts: Iterable[CampaignContact]) -> int:
+    def put_contacts(self, contacts: Iterable[CampaignContact | Contact]) -> int:
         rows = [
             (c.campaign, c.contact_id, c.number, c.status, c.priority, c.next_attempt_at, c.attempts, _dumps(c.data))
-            for c in contacts
+            for c in map(contact_record, contacts)
         ]
         with self._tx() as conn:
             # an upsert, not INSERT OR REPLACE: REPLACE deletes the old row, and the foreign key's
@@ -464,8 +466,8 @@ class SqliteStore(Store):
             rows = conn.execute(sql, args).fetchall()
         return [CampaignContact(r[0], r[1], r[2], r[3], r[4], r[5], r[6], orjson.loads(r[7])) for r in rows]
 
-    def put_attempt(self, attempt: CampaignAttempt) -> None:
-        a = attempt
+    def put_attempt(self, attempt: CampaignAttempt | Attempt) -> None:
+        a = attempt_record(attempt)
         with self._tx() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO campaign_attempts"

@@ -9,9 +9,9 @@ from ctilink.core import requests as rq
 from ctilink.dialer.campaign import CampaignConfig
 from ctilink.dialer.dialer import AttemptRecorded, ContactUpdated, Dialer
 from ctilink.dialer.runtime import CampaignEngine
+from ctilink.dialer.types import Contact
 from ctilink.esl import commands as cmd
 from ctilink.events import ChannelAnswered, ChannelHungUp, ChannelParked, JobCompleted, MachineDetected
-from ctilink.store.records import CampaignContact
 
 MONDAY_NOON_UTC = 1_700_481_600.0  # 2023-11-20 12:00 UTC, a Monday
 
@@ -68,7 +68,7 @@ class Rig:
             self._rec(self.rt.tick(self.now))
         self.now = max(self.now, to)
 
-    def load(self, contacts: list[CampaignContact]) -> None:
+    def load(self, contacts: list[Contact]) -> None:
         out = self.dialer.load_contacts(self.name, contacts, self.now)
         self.notes.extend(out.notifications)
         self.commands.extend(out.commands)
@@ -120,14 +120,14 @@ class Rig:
             if isinstance(n, AttemptRecorded) and (n.attempt.ended_at is not None) == ended
         ]
 
-    def contact(self, contact_id: str) -> CampaignContact:
+    def contact(self, contact_id: str) -> Contact:
         return [n.contact for n in self.notes if isinstance(n, ContactUpdated) and n.contact.contact_id == contact_id][
             -1
         ]
 
 
-def contacts(campaign: str, numbers: list[str]) -> list[CampaignContact]:
+def contacts(campaign: str, numbers: list[str]) -> list[Contact]:
     return [
-        CampaignContact(campaign=campaign, contact_id=f"c{i}", number=n, data={"name": f"Customer {i}"})
+        Contact(campaign=campaign, contact_id=f"c{i}", number=n, data={"name": f"Customer {i}"})
         for i, n in enumerate(numbers, 1)
     ]
