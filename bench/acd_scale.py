@@ -49,9 +49,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ctilink.commands import Originate
 from ctilink.core import AgentProfile, Engine, EngineConfig, QueueConfig
 from ctilink.core import requests as rq
-from ctilink.esl.commands import Originate
 from ctilink.events import ChannelParked
 from ctilink.sim import AgentBehaviour, CallerBehaviour, Exponential, LogNormal, SimulatedSwitch, Uniform
 

@@ -22,6 +22,7 @@ network stack or the HTTP framework.
 
 from typing import Any
 
+from ctilink.commands import UnsafeValueError
 from ctilink.core import (
     AgentProfile,
     AgentState,
@@ -39,7 +40,7 @@ from ctilink.core import (
     notifications,
     requests,
 )
-from ctilink.esl.commands import UnsafeValueError, render
+from ctilink.esl.render import render
 from ctilink.events import *  # noqa: F403  (public API: the typed events)
 from ctilink.events import __all__ as _event_names
 from ctilink.lists import ListMatcher, normalize_number

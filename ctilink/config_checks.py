@@ -10,7 +10,7 @@ Rules:
 - :func:`preflight_problems` is what would otherwise fail only once the daemon runs: it builds the
   engine and dialer with the daemon's own :func:`~ctilink.service.daemon.build_engine` (opening no
   store and no socket) and renders every configured value that reaches FreeSWITCH once, through
-  the real renderer (:func:`ctilink.esl.commands.render`), with representative values. Its rules
+  the real renderer (:func:`ctilink.esl.render.render`), with representative values. Its rules
   are the renderer's and the engine's: nothing here re-states them. It also refuses a live
   configuration without nodes and an agent token whose ``agent_id`` is not in ``[[agents]]``.
   ``check-config``, ``run`` and a SIGHUP reload run it (``ctilink.cli``).
@@ -25,8 +25,9 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING
 
+from ctilink.commands import Command, Hangup, Originate, Playback, Transfer, UnsafeValueError
 from ctilink.core.config import OverflowAction
-from ctilink.esl.commands import Command, Hangup, Originate, Playback, Transfer, UnsafeValueError, render
+from ctilink.esl.render import render
 from ctilink.values import SAMPLE_NUMBER
 
 if TYPE_CHECKING:  # ctilink.config imports this module: only the type, to avoid the cycle

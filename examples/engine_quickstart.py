@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ctilink.core import AgentProfile, Engine, EngineConfig, QueueConfig
 from ctilink.core import requests as rq
-from ctilink.esl.commands import render
+from ctilink.esl.render import render
 from ctilink.events import ChannelParked
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ctilink.esl.command_parse import CommandParseError, fs_separate, parse_command, parse_rendered_wire
-from ctilink.esl.commands import (
+from ctilink.commands import (
     Break,
     Bridge,
     Eavesdrop,
@@ -15,13 +14,13 @@ from ctilink.esl.commands import (
     Originate,
     Playback,
     Record,
-    RenderedCommand,
     SendDtmf,
     SetVariables,
     Transfer,
     UnsafeValueError,
-    render,
 )
+from ctilink.esl.command_parse import CommandParseError, fs_separate, parse_command, parse_rendered_wire
+from ctilink.esl.render import RenderedCommand, render
 from ctilink.testing.recordings import Recordings
 
 U1 = "fb7ceee2-7c9b-4407-b9f5-172452f8ce39"

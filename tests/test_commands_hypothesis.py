@@ -9,8 +9,7 @@ import dataclasses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ctilink.esl.command_parse import parse_rendered_wire
-from ctilink.esl.commands import (
+from ctilink.commands import (
     Answer,
     Break,
     Bridge,
@@ -26,8 +25,9 @@ from ctilink.esl.commands import (
     SetVariables,
     Transfer,
     UnsafeValueError,
-    render,
 )
+from ctilink.esl.command_parse import parse_rendered_wire
+from ctilink.esl.render import render
 
 U1 = "fb7ceee2-7c9b-4407-b9f5-172452f8ce39"
 U2 = "d902c904-7a3b-413f-8ed0-660586b1d96f"

@@ -17,8 +17,8 @@ import structlog
 from prometheus_client import REGISTRY, CollectorRegistry
 from structlog.testing import LogCapture
 
+from ctilink.commands import Answer, Bridge, Hangup, Originate, SetVariables
 from ctilink.esl.backoff import Backoff
-from ctilink.esl.commands import Answer, Bridge, Hangup, Originate, SetVariables
 from ctilink.esl.connection import (
     ApiResult,
     ConnState,

@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "dialer"))
 import pytest
 from helpers import Rig, contacts
 
+from ctilink import commands as cmd
 from ctilink.core import notifications as nt
 from ctilink.dialer.campaign import CampaignConfig, Mode
 from ctilink.dialer.dialer import (
@@ -23,7 +24,7 @@ from ctilink.dialer.dialer import (
     ScheduleCallback,
     StartCampaign,
 )
-from ctilink.esl import commands as cmd
+from ctilink.esl.render import render
 
 LONDON = ["+442071230001", "+442071230002", "+442071230003", "+442071230004"]
 
@@ -50,7 +51,7 @@ def test_progressive_answer_connects_to_agent_and_records_attempt() -> None:
     d = dials[0]
     assert d.variables["ctilink_role"] == "customer" and d.variables["ctilink_campaign"] == "spring"
     assert d.variables["ctilink_contact_id"] == "c1" and d.timeout_s == 20 and d.application == "park"
-    rendered = cmd.render(d)
+    rendered = render(d)
     assert rendered.verb == "bgapi" and rendered.text.startswith("originate {origination_uuid=")
     assert rig.contact("c1").status == "dialing"
     rig.now += 6

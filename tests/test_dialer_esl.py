@@ -16,9 +16,9 @@ from pathlib import Path
 import gevent
 import pytest
 
+from ctilink import commands as cmd
 from ctilink.config import Config, parse_config
 from ctilink.core import requests as rq
-from ctilink.esl import commands as cmd
 from ctilink.service.daemon import Daemon
 from ctilink.store import SqliteStore
 from ctilink.store.records import CampaignContact

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "dialer"))
 import pytest
 from helpers import Ids, Rig, contacts
 
+from ctilink import commands as cmd
 from ctilink.core import AgentProfile, Engine, EngineConfig, QueueConfig
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
@@ -24,7 +25,6 @@ from ctilink.core.agent import AgentState
 from ctilink.core.errors import AgentUnavailable, InvalidValue
 from ctilink.dialer.campaign import CampaignConfig, Mode
 from ctilink.dialer.dialer import PreviewAccept, PreviewOffered, PreviewSkip, ScheduleCallback, StartCampaign
-from ctilink.esl import commands as cmd
 from ctilink.events import ChannelHungUp, ChannelParked
 
 LONDON = ["+442071230001", "+442071230002", "+442071230003"]

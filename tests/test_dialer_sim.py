@@ -13,6 +13,7 @@ from collections import Counter
 
 import pytest
 
+from ctilink import commands as cmd
 from ctilink.core import AgentProfile, Engine, EngineConfig, QueueConfig
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
@@ -34,7 +35,6 @@ from ctilink.dialer.policies import PowerPacer
 from ctilink.dialer.runtime import CampaignEngine
 from ctilink.dialer.types import Contact
 from ctilink.dialer.windows import CallingWindow
-from ctilink.esl import commands as cmd
 from ctilink.events import MachineDetected
 from ctilink.sim import AgentBehaviour, CallerBehaviour, Fixed, SimulatedSwitch
 from ctilink.sim.models import OutboundAnswer

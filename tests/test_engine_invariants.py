@@ -24,11 +24,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from ctilink.commands import Command, UnsafeValueError
 from ctilink.core import AgentProfile, AgentState, Engine, EngineConfig, OverflowAction, QueueConfig
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
 from ctilink.core.agent import TRANSITIONS
-from ctilink.esl.commands import Command, UnsafeValueError, render
+from ctilink.esl.render import render
 from ctilink.sim import AgentBehaviour, CallerBehaviour, Fixed, SimulatedSwitch, Uniform
 
 AGENTS = {

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import gevent.socket
 import pytest
 
-from ctilink.esl.commands import Bridge, Hangup, Originate, SetVariables, render
+from ctilink.commands import Bridge, Hangup, Originate, SetVariables
+from ctilink.esl.render import render
 from ctilink.testing.esl_wire import FrameReader, parse_event
 from ctilink.testing.fake_switch import Endpoint, FakeSwitch
 from ctilink.testing.recordings import Recordings

@@ -18,10 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.freeswitch_originate import dial, originate_api
 
+from ctilink.commands import Eavesdrop, Originate, UnsafeValueError
 from ctilink.config import ConfigError, parse_config
 from ctilink.dialer.contacts import import_campaign_contacts
 from ctilink.esl.command_parse import CommandParseError, parse_originate_args
-from ctilink.esl.commands import Eavesdrop, Originate, UnsafeValueError, render
+from ctilink.esl.render import render
 from ctilink.store import SqliteStore
 
 U1 = "fb7ceee2-7c9b-4407-b9f5-172452f8ce39"

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from ctilink.commands import Hangup, Originate
 from ctilink.esl.backoff import Backoff
-from ctilink.esl.commands import Hangup, Originate
 from ctilink.esl.connection import EslConnection
 from ctilink.events import ChannelCreated, ChannelHungUp, Heartbeat, JobCompleted, Resynced
 

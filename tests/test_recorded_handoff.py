@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from recorded import daemon_ids
 
+from ctilink import commands as cmd
 from ctilink.core import AgentProfile, Engine, EngineConfig, QueueConfig
 from ctilink.core import requests as rq
-from ctilink.esl import commands as cmd
 from ctilink.esl.framing import FrameReader
 from ctilink.esl.normalize import Normalizer
 from ctilink.events import ChannelHungUp, JobCompleted, RawEvent

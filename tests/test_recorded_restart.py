@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from recorded import connection, daemon_ids
 
+from ctilink import commands as cmd
 from ctilink.core import AgentProfile, Disposition, Engine, EngineConfig, QueueConfig
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
-from ctilink.esl import commands as cmd
 from ctilink.esl.normalize import Normalizer
 from ctilink.esl.resync import run_resync
 from ctilink.events import ChannelHungUp, Event, RawEvent

@@ -322,8 +322,8 @@ import uuid as uuidlib  # noqa: E402
 
 from prometheus_client import CollectorRegistry  # noqa: E402
 
+from ctilink.commands import Bridge, Hold, Originate  # noqa: E402
 from ctilink.esl.backoff import Backoff  # noqa: E402
-from ctilink.esl.commands import Bridge, Hold, Originate  # noqa: E402
 from ctilink.esl.connection import EslConnection  # noqa: E402
 from ctilink.events import Heartbeat, JobCompleted  # noqa: E402
 from ctilink.testing.fake_switch import FakeSwitch  # noqa: E402

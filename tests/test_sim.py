@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from ctilink.esl.commands import (
+from ctilink.commands import (
     Answer,
     Break,
     Bridge,

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from ctilink.commands import Bridge, Originate
 from ctilink.core import AgentProfile, AgentState, Disposition, Engine, EngineConfig, OfferOutcome, QueueConfig
 from ctilink.core import notifications as nt
-from ctilink.esl.commands import Bridge, Originate
 from ctilink.sim import (
     AgentBehaviour,
     CallerBehaviour,

@@ -18,12 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ctilink.commands import DTMF_RE, RECORD_PATH_RE, Eavesdrop, Hold, Record, SendDtmf
 from ctilink.core import click_to_dial
 from ctilink.core import requests as rq
 from ctilink.core.call import CallState
 from ctilink.core.click_to_dial import ClickToDial
 from ctilink.core.errors import InvalidValue, NoCallForAgent, UnknownCall
-from ctilink.esl.commands import DTMF_RE, RECORD_PATH_RE, Eavesdrop, Hold, Record, SendDtmf
 from ctilink.values import DIAL_STRING_RE
 
 if TYPE_CHECKING:

@@ -65,12 +65,12 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from ctilink.commands import MAX_TIMEOUT_S, Bridge, Hangup, Originate
 from ctilink.core import requests as rq
 from ctilink.core.agent import AgentEvent, AgentState, transition
 from ctilink.core.call import CallRecord, Disposition, LegState, OfferOutcome, OfferRecord
 from ctilink.core.errors import AgentUnavailable, IllegalTransition, InvalidValue
 from ctilink.core.notifications import CallEnded
-from ctilink.esl.commands import MAX_TIMEOUT_S, Bridge, Hangup, Originate
 from ctilink.events import (
     ChannelAnswered,
     ChannelBridged,

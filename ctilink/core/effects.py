@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ctilink.commands import Command
 from ctilink.core.errors import CtilinkError
 from ctilink.core.notifications import InputRejected, Notification
-from ctilink.esl.commands import Command
 
 
 @dataclass(slots=True)

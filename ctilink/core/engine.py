@@ -67,6 +67,18 @@ from typing import Any, ClassVar
 
 import structlog
 
+from ctilink.commands import (
+    Answer,
+    Break,
+    Bridge,
+    Command,
+    Hangup,
+    Originate,
+    Playback,
+    PreAnswer,
+    SetVariables,
+    Transfer,
+)
 from ctilink.core import adoption, call_control, click_to_dial
 from ctilink.core import requests as rq
 from ctilink.core.agent import (
@@ -151,18 +163,6 @@ from ctilink.core.snapshot import AgentView, CallView, EngineSnapshot, QueueView
 from ctilink.core.sticky import StickyMemory, StickyRow
 from ctilink.core.sticky import decide as sticky_decide
 from ctilink.core.strategies import BUILTIN_STRATEGIES, make_pool
-from ctilink.esl.commands import (
-    Answer,
-    Break,
-    Bridge,
-    Command,
-    Hangup,
-    Originate,
-    Playback,
-    PreAnswer,
-    SetVariables,
-    Transfer,
-)
 from ctilink.events import (
     ChannelAnswered,
     ChannelBridged,

@@ -4,7 +4,7 @@ Rules:
 - Everything a campaign needs to decide is here: mode, who works it, what to dial and when, how
   often to retry each outcome, the abandon target and cap, AMD handling, the announcements.
 - Names, dial templates and file paths are checked against narrow patterns, because they end up
-  on ESL command lines (``ctilink.esl.commands`` escapes again; this is the first gate).
+  on ESL command lines (``ctilink.commands`` escapes again; this is the first gate).
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from ctilink.commands import Command, Hangup, Playback
 from ctilink.core import requests as rq
 from ctilink.core.agent import AgentState
 from ctilink.dialer.book import CampaignBook, ContactEntry, Dial
@@ -88,7 +89,6 @@ from ctilink.dialer.pacer import (
 from ctilink.dialer.policies import ProgressivePacer
 from ctilink.dialer.types import Attempt, Contact, ContactFields
 from ctilink.dialer.windows import contact_zones, is_open, next_open
-from ctilink.esl.commands import Command, Hangup, Playback
 from ctilink.events import (
     ChannelAnswered,
     ChannelHungUp,

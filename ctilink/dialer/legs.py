@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import uuid as uuid_module
 
+from ctilink.commands import Originate
 from ctilink.dialer.campaign import CampaignConfig
-from ctilink.esl.commands import Originate
 from ctilink.events import ChannelParked
 
 

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ctilink.commands import Command
 from ctilink.core import requests as rq
 from ctilink.dialer.campaign import Mode
 from ctilink.dialer.campaign_state import CampaignState
 from ctilink.dialer.types import Attempt, Contact
-from ctilink.esl.commands import Command
 from ctilink.events import ChannelParked
 
 

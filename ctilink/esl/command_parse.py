@@ -5,14 +5,14 @@ Rules:
   ``switch_separate_string``, ``cleanup_separated_string``, ``switch_find_end_paren``;
   ``switch_event.c``: ``switch_event_create_brackets``; ``mod_commands.c``: how ``originate``,
   ``uuid_setvar`` and ``uuid_setvar_multi`` cut their arguments). It is deliberately *not* written
-  as the inverse of :mod:`ctilink.esl.commands`; tests use it to show that what the renderer
+  as the inverse of :mod:`ctilink.commands`; tests use it to show that what the renderer
   produced means, to the switch, exactly the command the core asked for.
 - Anything FreeSWITCH would read differently from a single well-formed command (a second leg,
   a second variable block, trailing arguments, an unknown API) raises :class:`CommandParseError`.
 
 Theory of operation:
 :func:`parse_wire` cuts one ESL command frame (``api ...\\n\\n`` / ``bgapi ...\\nJob-UUID: x\\n\\n``);
-:func:`parse_command` turns the command line into a :mod:`ctilink.esl.commands` dataclass;
+:func:`parse_command` turns the command line into a :mod:`ctilink.commands` dataclass;
 :func:`parse_originate_args` is the lower level the fake switch uses to learn what an
 ``originate`` asks for (all variables, including the ones FreeSWITCH reserves).
 Owns no state, knows nothing about sockets.
@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ctilink.esl.commands import (
+from ctilink.commands import (
     Answer,
     Break,
     Bridge,

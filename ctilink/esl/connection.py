@@ -23,8 +23,8 @@ Rules:
   events, the session is dropped on purpose (events lost from then on are counted), and the
   reconnect waits until the consumer has drained half the buffer; its resync restores the truth.
   Dropping silently and carrying on would leave the engine with a wrong view of calls.
-- Caller-controlled text never reaches the wire unvalidated: :class:`~ctilink.esl.commands.Command`
-  objects go through :func:`~ctilink.esl.commands.render`; raw strings are for our own queries
+- Caller-controlled text never reaches the wire unvalidated: :class:`~ctilink.commands.Command`
+  objects go through :func:`~ctilink.esl.render.render`; raw strings are for our own queries
   and are still refused if they contain CR or LF.
 - Not thread-safe: use it from greenlets of the hub that created it.
 
@@ -60,13 +60,14 @@ import structlog
 from greenswitch.esl import InboundESL, NotConnectedError
 from prometheus_client import CollectorRegistry
 
+from ctilink.commands import Command
 from ctilink.esl import resync as resync_mod
 from ctilink.esl.backoff import Backoff
-from ctilink.esl.commands import Command, render
 from ctilink.esl.desync import StreamDesync, event_body_problem
 from ctilink.esl.framing import Frame, FrameError, FrameReader
 from ctilink.esl.metrics import EslMetrics
 from ctilink.esl.normalize import Normalizer
+from ctilink.esl.render import render
 from ctilink.esl.replies import REPLY_TYPES, Reply, ReplyQueue
 from ctilink.esl.watchdog import SilenceWatchdog
 from ctilink.events import Event, JobCompleted, Resynced

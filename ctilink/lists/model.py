@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ctilink.esl.commands import HANGUP_CAUSES  # the renderer's allowlist: a blacklist cause ends up in a Hangup
+from ctilink.commands import HANGUP_CAUSES  # the renderer's allowlist: a blacklist cause ends up in a Hangup
 from ctilink.lists.numbers import ANONYMOUS, InvalidNumberError, normalize_number, normalize_prefix
 from ctilink.lists.safety import UnsafeTextError, check_text, escape_for_log
 

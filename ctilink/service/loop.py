@@ -23,9 +23,9 @@ import gevent.event
 import gevent.queue
 import structlog
 
+from ctilink.commands import Command
 from ctilink.core import Effects, Engine, EngineSnapshot
 from ctilink.core.errors import InputError
-from ctilink.esl.commands import Command
 
 log = structlog.get_logger("ctilink.loop")
 

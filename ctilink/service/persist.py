@@ -30,11 +30,11 @@ from typing import Any, Protocol
 import structlog
 from gevent.event import AsyncResult
 
+from ctilink.commands import Command, Originate
 from ctilink.core import notifications as nt
 from ctilink.core.effects import Effects
 from ctilink.core.snapshot import EngineSnapshot
 from ctilink.dialer.dialer import AttemptRecorded, CampaignState, CampaignStateChanged, ContactUpdated
-from ctilink.esl.commands import Command, Originate
 from ctilink.events import JobCompleted
 from ctilink.service.api.serialize import plain
 from ctilink.service.sessions import save_session

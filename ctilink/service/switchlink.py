@@ -24,7 +24,7 @@ import gevent.event
 import gevent.queue
 import structlog
 
-from ctilink.esl.commands import Command, UnsafeValueError
+from ctilink.commands import Command, UnsafeValueError
 from ctilink.esl.connection import ApiResult, EslConnection, EslError
 from ctilink.events import CommandFailed
 

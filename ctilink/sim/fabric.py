@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ctilink.esl.commands import (
+from ctilink.commands import (
     Answer,
     Break,
     Bridge,

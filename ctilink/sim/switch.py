@@ -4,7 +4,7 @@ Rules:
 - The engine is driven exactly as the live edge drives it: typed events in (``engine.handle(event,
   now)``), commands out, ``engine.tick(now)`` when its ``next_deadline()`` is due. The sim never
   reaches into the engine's state; it learns about agents and calls only from notifications.
-- Commands pass through the real renderer (:func:`ctilink.esl.commands.render`) before the switch
+- Commands pass through the real renderer (:func:`ctilink.esl.render.render`) before the switch
   acts on them: a command the live edge would refuse as unsafe is refused here too, recorded in
   :attr:`SimulatedSwitch.errors`, and never executed.
 - Virtual time only. Everything is a pure function of the engine, the models and ``seed``: the same
@@ -32,8 +32,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ctilink.commands import Command, Originate, UnsafeValueError
 from ctilink.core.notifications import InputRejected
-from ctilink.esl.commands import Command, Originate, UnsafeValueError, render
+from ctilink.esl.render import render
 from ctilink.events import Event
 from ctilink.sim.agents import AgentPeople
 from ctilink.sim.fabric import CommandError, SwitchFabric

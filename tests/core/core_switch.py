@@ -10,10 +10,10 @@ import random
 from collections.abc import Iterable
 from typing import TypeVar
 
+from ctilink import commands as cmd
 from ctilink.core import AgentProfile, Effects, Engine, EngineConfig, QueueConfig
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
-from ctilink.esl import commands as cmd
 from ctilink.events import (
     ChannelAnswered,
     ChannelCreated,

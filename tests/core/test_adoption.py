@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from core_switch import Switch, agent, make_switch
 
+from ctilink import commands as cmd
 from ctilink.core import Disposition, QueueConfig
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
-from ctilink.esl import commands as cmd
 from ctilink.events import ChannelAnswered, ChannelBridged, ChannelCreated, ChannelParked, ChannelProgress, Resynced
 
 CALL_ID = "call-from-before"

@@ -16,6 +16,7 @@ import pytest
 from core_switch import Switch, agent, make_switch
 from daemon_rig import daemon_config, running_switch
 
+from ctilink import commands as cmd
 from ctilink.core import QueueConfig
 from ctilink.core import call_control as cc
 from ctilink.core import click_to_dial as c2d
@@ -23,7 +24,6 @@ from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
 from ctilink.core.click_to_dial import ClickToDial, ClickToDialRecord
 from ctilink.core.errors import AgentUnavailable, DoNotCallError, InvalidValue
-from ctilink.esl import commands as cmd
 from ctilink.events import (
     ChannelAnswered,
     ChannelBridged,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from core_switch import agent, make_switch
 
+from ctilink import commands as cmd
 from ctilink.core import notifications as nt
-from ctilink.esl import commands as cmd
 from ctilink.events import CommandFailed
 
 

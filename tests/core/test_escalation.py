@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core_switch import agent, make_switch
 
+from ctilink import commands as cmd
 from ctilink.core import (
     Announcement,
     CallState,
@@ -15,7 +16,6 @@ from ctilink.core import (
 )
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
-from ctilink.esl import commands as cmd
 from ctilink.events import ExecuteComplete
 
 

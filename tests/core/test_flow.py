@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from core_switch import Switch, agent, make_switch
 
+from ctilink import commands as cmd
 from ctilink.core import AgentState, CallState, Disposition, OfferOutcome, QueueConfig
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
 from ctilink.core.errors import InvalidValue, UnknownQueue
-from ctilink.esl import commands as cmd
 from ctilink.events import ChannelAnswered, ChannelHungUp, ChannelParked, JobCompleted, SwitchShutdown
 
 

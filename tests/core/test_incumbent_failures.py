@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from core_switch import agent, make_switch
 
+from ctilink import commands as cmd
 from ctilink.core import Announcement, QueueConfig, Strategy
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
 from ctilink.core.errors import UnknownCall
-from ctilink.esl import commands as cmd
 from ctilink.events import ChannelAnswered, ChannelCreated, ChannelHungUp, EndpointRegistered
 
 

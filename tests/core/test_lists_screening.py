@@ -8,6 +8,7 @@ from core_switch import Switch, agent, make_switch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ctilink import commands as cmd
 from ctilink.core import Disposition, QueueConfig, ScreenDecision
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
@@ -21,7 +22,6 @@ from ctilink.core.errors import (
     UnknownListEntry,
     UnknownQueue,
 )
-from ctilink.esl import commands as cmd
 from ctilink.events import ChannelParked, ExecuteComplete
 from ctilink.lists import Entry, build_entry
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from core_switch import Switch, agent, make_switch
 
+from ctilink import commands as cmd
 from ctilink.core import QueueConfig
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
-from ctilink.esl import commands as cmd
 
 
 def two_lines(wrap_up_s: float = 5, **config: object) -> Switch:

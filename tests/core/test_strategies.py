@@ -8,11 +8,11 @@ from collections.abc import Sequence
 
 from core_switch import Switch, agent, make_switch
 
+from ctilink import commands as cmd
 from ctilink.core import CallInfo, CandidateAgent, Disposition, QueueConfig, ScreenDecision, Strategy
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
 from ctilink.core.errors import ConfigError, ScreenFailed
-from ctilink.esl import commands as cmd
 
 
 def _switch(strategy: str, agents: list, **queue: object) -> Switch:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from core_switch import Switch, agent, make_switch
 
+from ctilink import commands as cmd
 from ctilink.core import CallState, Disposition, QueueConfig
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
 from ctilink.core.errors import AgentUnavailable, CallNotConnected, InvalidValue, UnknownQueue
-from ctilink.esl import commands as cmd
 from ctilink.events import ChannelParked
 
 

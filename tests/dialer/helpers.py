@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 
+from ctilink import commands as cmd
 from ctilink.core import AgentProfile, Effects, Engine, EngineConfig, QueueConfig
 from ctilink.core import requests as rq
 from ctilink.dialer.campaign import CampaignConfig
 from ctilink.dialer.dialer import AttemptRecorded, ContactUpdated, Dialer
 from ctilink.dialer.runtime import CampaignEngine
 from ctilink.dialer.types import Contact
-from ctilink.esl import commands as cmd
 from ctilink.events import ChannelAnswered, ChannelHungUp, ChannelParked, JobCompleted, MachineDetected
 
 MONDAY_NOON_UTC = 1_700_481_600.0  # 2023-11-20 12:00 UTC, a Monday
