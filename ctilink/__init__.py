@@ -40,7 +40,6 @@ from ctilink.core import (
     notifications,
     requests,
 )
-from ctilink.esl.render import render
 from ctilink.events import *  # noqa: F403  (public API: the typed events)
 from ctilink.events import __all__ as _event_names
 from ctilink.lists import ListMatcher, normalize_number
@@ -49,6 +48,7 @@ __version__ = "0.1.0"
 
 # Loaded on first use, so ``import ctilink`` stays light (no sockets, no HTTP stack).
 _LAZY = {
+    "render": ("ctilink.esl.render", "render"),
     "on": ("ctilink.service.callbacks", "on"),
     "Callbacks": ("ctilink.service.callbacks", "Callbacks"),
     "ScreenPop": ("ctilink.service.screenpop", "ScreenPop"),
@@ -91,7 +91,6 @@ __all__ = [
     "UnsafeValueError",
     "normalize_number",
     "notifications",
-    "render",
     "requests",
     *_event_names,
     *_LAZY,
