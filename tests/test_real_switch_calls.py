@@ -281,3 +281,56 @@ def test_a_freeswitch_restart_with_calls_up_leaves_no_ghost(rig: Rig, tmp_path: 
         eventually("the new caller to be bridged", lambda: len(rig.timeline.bridged) > before)
     finally:
         running.stop()
+
+
+def _dial(running: Running, agent: str, number: str) -> None:
+    address = running.daemon.http_address
+    assert address is not None
+    answer = http.request(address, "POST", f"/v1/agents/{agent}/dial", json={"number": number}, headers=AUTH)
+    assert answer.status == 200, answer.body
+
+
+def _click_to_dial_config(rig: Rig, tmp: Path, customer: str) -> dict[str, Any]:
+    config = rig.config(tmp, _agents(1))
+    config["calls"] = {"dial_template": f"sofia/external/{{number}}@127.0.0.1:{sipp.AGENT_PORTS[customer]}"}
+    return config
+
+
+def test_click_to_dial_rings_the_agent_then_bridges_the_customer_and_records_it(rig: Rig, tmp_path: Path) -> None:
+    running = Running(_click_to_dial_config(rig, tmp_path, "answer"))
+    try:
+        running.ready("a01")
+        _dial(running, "a01", "2025550123")
+        eventually("the agent and the customer bridged", lambda: len(rig.timeline.pairs) >= 1)
+        (a, b) = rig.timeline.pairs[0]
+        assert {rig.timeline.roles.get(a), rig.timeline.roles.get(b)} == {"c2d-agent", "c2d-customer"}
+        assert running.daemon.snapshot is not None
+        eventually(
+            "the agent on the call", lambda: running.daemon.engine.snapshot(0).agent("a01").state.value == "on-call"
+        )
+        agent_leg = a if rig.timeline.roles[a] == "c2d-agent" else b
+        rig.observer.api(f"uuid_kill {agent_leg} NORMAL_CLEARING")  # the agent hangs up at the phone
+        eventually("both legs gone", lambda: rig.channels() == 0)
+        eventually("the record", lambda: running.records)
+        (record,) = running.records
+        assert getattr(record, "outcome", None) is not None and record.outcome.value == "answered"  # type: ignore[attr-defined]
+        eventually("the agent free", lambda: running.daemon.engine.snapshot(0).agent("a01").state.value == "available")
+        assert running.command_failures("uuid_kill") == 0  # FreeSWITCH ended the partner; nothing killed twice
+    finally:
+        running.stop()
+
+
+def test_click_to_dial_to_a_busy_customer_hangs_up_the_agent_and_frees_them(rig: Rig, tmp_path: Path) -> None:
+    running = Running(_click_to_dial_config(rig, tmp_path, "busy"))
+    try:
+        running.ready("a01")
+        _dial(running, "a01", "2025550123")
+        eventually("the customer leg refused", lambda: "USER_BUSY" in rig.timeline.causes.values())
+        eventually("the agent's phone hung up", lambda: rig.channels() == 0)
+        eventually("the record", lambda: running.records)
+        (record,) = running.records
+        assert record.outcome.value == "customer-no-answer"  # type: ignore[attr-defined]  # busy: they did not take it
+        assert rig.timeline.pairs == []
+        eventually("the agent free", lambda: running.daemon.engine.snapshot(0).agent("a01").state.value == "available")
+    finally:
+        running.stop()

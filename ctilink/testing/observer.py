@@ -37,6 +37,9 @@ class Timeline:
     caller_gone: dict[str, str] = field(default_factory=dict)  # caller -> sip_hangup_disposition
     executed: dict[str, list[str]] = field(default_factory=dict)  # caller -> applications it ran
     on_bridge: list[Any] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)  # any channel -> its ctilink_role (CHANNEL_CREATE)
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # every CHANNEL_BRIDGE (a, b)
+    causes: dict[str, str] = field(default_factory=dict)  # any channel -> Hangup-Cause (HANGUP_COMPLETE)
 
     def observe(self, ev: dict[str, Any]) -> None:
         name = ev.get("Event-Name")
@@ -47,6 +50,12 @@ class Timeline:
         call_id = ev.get("variable_ctilink_call_id")
         if inbound and call_id and role in (None, "customer"):
             self.call_of.setdefault(call_id, uuid)
+        if name == "CHANNEL_CREATE" and role:
+            self.roles[uuid] = role
+        elif name == "CHANNEL_BRIDGE":
+            self.pairs.append((ev.get("Bridge-A-Unique-ID", uuid), ev.get("Bridge-B-Unique-ID", "")))
+        elif name == "CHANNEL_HANGUP_COMPLETE":
+            self.causes[uuid] = ev.get("Hangup-Cause", "")
         if name == "CHANNEL_PARK" and inbound and ev.get("variable_ctilink_queue"):
             self.parked.setdefault(uuid, at)
         elif name == "CHANNEL_CREATE" and role == "agent":
