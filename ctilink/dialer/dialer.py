@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import uuid as uuid_module
+import random
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -53,6 +53,7 @@ from typing import Any, Protocol
 from ctilink.commands import Command, Hangup, Playback
 from ctilink.core import requests as rq
 from ctilink.core.agent import AgentState
+from ctilink.core.ids import seeded_ids
 from ctilink.dialer.book import CampaignBook, ContactEntry, Dial
 from ctilink.dialer.campaign import AttemptOutcome, CampaignConfig, Mode
 from ctilink.dialer.campaign_state import CampaignEvent, CampaignState, IllegalCampaignTransition, transition
@@ -135,7 +136,8 @@ class Dialer:
 
     def __init__(self, dnc: DncCheck | None = None, id_factory: Callable[[], str] | None = None) -> None:
         self._dnc = dnc
-        self._ids = id_factory or (lambda: str(uuid_module.uuid4()))
+        # Deterministic by default (the core's rule); the daemon injects uuid4 at its edge.
+        self._ids = id_factory or seeded_ids(random.Random(0))
         self._campaigns: dict[str, CampaignBook] = {}
         self._by_uuid: dict[str, tuple[str, str]] = {}  # leg uuid -> (campaign, uuid)
         self._by_job: dict[str, tuple[str, str]] = {}

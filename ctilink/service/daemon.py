@@ -27,6 +27,7 @@ Rules (DESIGN.md, "Service"):
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -73,13 +74,19 @@ log = structlog.get_logger("ctilink.daemon")
 MAX_LOADED_CONTACTS = 1_000_000
 
 
+def new_uuid() -> str:
+    """A fresh uuid4: the daemon's ids for the engine and the dialer."""
+    return str(uuid.uuid4())
+
+
 def build_engine(config: Config) -> tuple[Engine, Dialer]:
     """The engine and the dialer holding the configured campaigns, as :meth:`Daemon.live` starts
     them. ``ctilink check-config`` builds them with this same function (and throws them away), so
     whatever the engine or the dialer refuses at start (a strategy no engine knows) is refused
     there too. Opens nothing: no store, no socket."""
-    engine = Engine(config.engine_config())
-    dialer = Dialer(dnc=getattr(engine, "check_dnc", None))
+    # The daemon outlives restarts: real uuids here, at the edge (the core's default is seeded).
+    engine = Engine(config.engine_config(), id_factory=new_uuid)
+    dialer = Dialer(dnc=getattr(engine, "check_dnc", None), id_factory=new_uuid)
     for campaign in config.campaigns:
         dialer.add_campaign(campaign)
     return engine, dialer
@@ -102,7 +109,7 @@ class Daemon:
     ) -> None:
         self.config = config
         self.engine = engine
-        self.dialer = dialer if dialer is not None else Dialer(dnc=getattr(engine, "check_dnc", None))
+        self.dialer = dialer if dialer is not None else Dialer(dnc=getattr(engine, "check_dnc", None), id_factory=new_uuid)
         for campaign in config.campaigns:
             if campaign.name not in self.dialer.campaigns():
                 self.dialer.add_campaign(campaign)
