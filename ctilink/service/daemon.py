@@ -109,7 +109,9 @@ class Daemon:
     ) -> None:
         self.config = config
         self.engine = engine
-        self.dialer = dialer if dialer is not None else Dialer(dnc=getattr(engine, "check_dnc", None), id_factory=new_uuid)
+        self.dialer = (
+            dialer if dialer is not None else Dialer(dnc=getattr(engine, "check_dnc", None), id_factory=new_uuid)
+        )
         for campaign in config.campaigns:
             if campaign.name not in self.dialer.campaigns():
                 self.dialer.add_campaign(campaign)
