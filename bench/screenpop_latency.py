@@ -26,8 +26,7 @@ import gevent.socket
 
 from ctilink.config import parse_config
 from ctilink.core import notifications as nt
-from ctilink.service.daemon import Daemon
-from ctilink.service.demo import build_demo, demo_config
+from ctilink.service.demo import build_demo, demo_config, simulated_daemon
 from ctilink.store import SqliteStore
 
 TOKEN = "bench-admin-token-0123456789"
@@ -88,17 +87,17 @@ def main() -> None:
     sim = build_demo(config, seed=7, load=0.9)
     tmp = tempfile.mkdtemp(prefix="ctilink-bench-")
     store = SqliteStore(str(Path(tmp) / "bench.db"), synchronous=config.store.synchronous)
-    daemon = Daemon.simulated(config, sim, speed=args.speed, store=store)
+    daemon = simulated_daemon(config, sim, speed=args.speed, store=store)
     daemon.crm.set_lookup(lambda number: {"id": f"C-{number}", "name": "Known Customer"})
-    notify = daemon._notify
+    notify = daemon.notify
 
     def timed_notify(note: object, now: float) -> None:
         if isinstance(note, nt.CallOffered):
             offered_at[(note.call_id, note.agent_id)] = time.perf_counter()
         notify(note, now)
 
-    daemon._notify = timed_notify  # type: ignore[method-assign]
-    sim.on_notification[:] = [lambda note: daemon._notify(note, sim.now)]
+    daemon.notify = timed_notify  # type: ignore[method-assign]
+    sim.on_notification[:] = [lambda note: daemon.notify(note, sim.now)]
     daemon.start()
     assert daemon.http_address is not None
 

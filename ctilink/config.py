@@ -10,14 +10,18 @@ Rules:
 - Queues, agents and the engine's knobs are the core's own models (:mod:`ctilink.core.config`),
   outbound campaigns (``[[campaigns]]``) the dialer's (:class:`~ctilink.dialer.campaign.CampaignConfig`):
   this module only adds the daemon's edges (nodes, store, HTTP, metrics, logging) and the
-  cross-checks between sections (a campaign's queue and agents must be configured; the rest, such
-  as secrets, tokens and the API's exposure, in :mod:`ctilink.config_checks`).
+  cross-checks between sections (:func:`cross_field_problems`, pure, inside :func:`parse_config`,
+  so ``run``, ``check-config`` and every reload refuse the same things): a campaign's queue and
+  agents must be configured; empty or unusable secrets, a token held twice, a malformed webhook
+  allowlist entry, two nodes or webhook endpoints with one name, and an API listening on the
+  network with no token unless ``api.allow_unauthenticated_network`` says that is meant.
 - ``ctilink run`` and ``check-config`` also run :func:`ctilink.config_checks.check_for_run`: the
   engine built as the daemon builds it, and every value that reaches FreeSWITCH rendered once.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -26,13 +30,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from ctilink.config_checks import cross_field_problems
 from ctilink.core.config import AgentProfile, EngineConfig, QueueConfig
 from ctilink.dialer.campaign import CampaignConfig
 from ctilink.values import dial_template_problem, renderable_text
 
 _ENV_REF = re.compile(r"^(?:env:([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)\})$")
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(?P<port>[0-9]{1,5})$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?")
+# Looks like an address rather than a name: only digits and dots, or an IPv6 colon.
+_ADDRESS_LIKE = re.compile(r"[0-9.]+|.*:.*")
 
 
 class ConfigError(ValueError):
@@ -187,7 +195,7 @@ class ApiConfig(_Model):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     # With no tokens the GET views and agent event streams are open to anyone who can connect:
     # fine on loopback, refused on any other address unless this says it is meant
-    # (ctilink.config_checks, "http.listen").
+    # (cross_field_problems, "http.listen").
     allow_unauthenticated_network: bool = False
 
 
@@ -367,6 +375,102 @@ def _campaign_problems(config: Config) -> list[tuple[str, str]]:
         for j, agent_id in enumerate(campaign.agents):
             if agent_id not in agents:
                 out.append((f"campaigns[{i}].agents[{j}]", f"unknown agent {agent_id!r} (not in [[agents]])"))
+    return out
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses; any other name may resolve to anything."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
+
+
+def _blank_secret(path: str, value: str, what: str) -> list[tuple[str, str]]:
+    if not value.strip():
+        return [(path, f"{what} is empty")]
+    return []
+
+
+def _allow_host_problem(entry: str) -> str | None:
+    """Why ``entry`` is not a host name, address or CIDR network. The HTTP client reads anything
+    that does not parse as a network as a host name, so a typo in a network (``10.0.0.0/33``)
+    would silently allow nothing: refuse it here instead."""
+    if "/" in entry or _ADDRESS_LIKE.fullmatch(entry):
+        try:
+            ipaddress.ip_network(entry, strict=True)
+        except ValueError as exc:
+            # strict: "10.1.2.3/8" reads as all of 10.0.0.0/8 at run time, wider than it looks.
+            port = "; a host name takes no port" if ":" in entry and "/" not in entry else ""
+            return f"not a valid IP address or CIDR network ({exc}{port})"
+        return None
+    if _HOST_NAME.fullmatch(entry) is None or len(entry) > 253:
+        return "expected a host name, an IP address or a CIDR network (no wildcards, ports or URLs)"
+    return None
+
+
+def cross_field_problems(config: Config) -> list[tuple[str, str]]:
+    """Problems between fields or sections of a structurally valid configuration."""
+    out: list[tuple[str, str]] = []
+    seen_nodes: dict[str, int] = {}
+    for i, node in enumerate(config.nodes):
+        password = node.password.get_secret_value()
+        out += _blank_secret(f"nodes[{i}].password", password, "the event socket password")
+        if _CONTROL.search(password):
+            # The password goes on the ESL `auth` line: a line break would end it and start a command.
+            out.append((f"nodes[{i}].password", "control characters (line breaks, tabs) are not allowed"))
+        if node.name in seen_nodes:
+            # Commands are routed by node name: the second node's calls would be sent to the first.
+            out.append((f"nodes[{i}].name", f"duplicate node name {node.name!r} (also nodes[{seen_nodes[node.name]}])"))
+        seen_nodes.setdefault(node.name, i)
+
+    seen_hooks: dict[str, int] = {}
+    for i, hook in enumerate(config.webhooks.endpoints):
+        out += _blank_secret(f"webhooks.endpoints[{i}].secret", hook.secret.get_secret_value(), "the signing secret")
+        if hook.name in seen_hooks:
+            # Endpoints are keyed by name: one of the two would silently receive nothing.
+            first = seen_hooks[hook.name]
+            out.append(
+                (f"webhooks.endpoints[{i}].name", f"duplicate endpoint name {hook.name!r} (also endpoints[{first}])")
+            )
+        seen_hooks.setdefault(hook.name, i)
+        for j, entry in enumerate(hook.allow_hosts):
+            problem = _allow_host_problem(entry)
+            if problem is not None:
+                out.append((f"webhooks.endpoints[{i}].allow_hosts[{j}]", f"{problem}, got {entry!r}"))
+
+    holders: dict[str, int] = {}
+    for i, token in enumerate(config.api.tokens):
+        secret = token.token.get_secret_value()
+        out += _blank_secret(f"api.tokens[{i}].token", secret, "the token")
+        if secret in holders:
+            # Any repeat is refused, same role or not: the API acts as whichever entry comes first,
+            # so the second entry's name and scope would never apply.
+            first = holders[secret]
+            out.append(
+                (
+                    f"api.tokens[{i}].token",
+                    f"same token as api.tokens[{first}] ({config.api.tokens[first].name!r}): every token must be unique",
+                )
+            )
+        holders.setdefault(secret, i)
+
+    if config.http.enabled and not config.api.tokens and not config.api.allow_unauthenticated_network:
+        host = Listen.parse(config.http.listen).host
+        if not is_loopback(host):
+            out.append(
+                (
+                    "http.listen",
+                    f"{host!r} is not a loopback address and no [[api.tokens]] are configured: every queue, agent "
+                    "and call view and the agent event streams would be open to anyone who can reach it. "
+                    "Configure api.tokens, listen on 127.0.0.1, or set api.allow_unauthenticated_network = true",
+                )
+            )
     return out
 
 

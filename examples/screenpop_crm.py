@@ -24,7 +24,7 @@ import ctilink
 from ctilink.config import parse_config
 from ctilink.core import Engine
 from ctilink.service.callbacks import default_callbacks
-from ctilink.service.daemon import Daemon
+from ctilink.service.demo import simulated_daemon
 from ctilink.sim import CallerBehaviour, Exponential, LogNormal, SimulatedSwitch
 
 KNOWN = {"+15551240001": {"name": "Kim Example", "tier": "gold", "open_tickets": 2}}
@@ -69,7 +69,7 @@ def main(pops_wanted: int = 4, seed: int = 3) -> list[ctilink.ScreenPop]:
             enough.set()
 
     ctilink.on(ctilink.ScreenPop, show)  # runs in its own greenlet: a slow handler never stalls routing
-    daemon = Daemon.simulated(config, sim, speed=50.0)
+    daemon = simulated_daemon(config, sim, speed=50.0)
     daemon.start()
     try:
         enough.wait(30)

@@ -3,7 +3,8 @@ callbacks and HTTP.
 
 Rules (DESIGN.md, "Service"):
 - One single writer of engine state: :class:`~ctilink.service.loop.EngineLoop` in live mode,
-  :class:`~ctilink.service.simdriver.SimDriver` in demo mode. Everything else sends it inputs.
+  a :class:`Runner` in demo mode (the demo, :mod:`ctilink.service.demo`, attaches the simulated
+  switch's :class:`~ctilink.service.simdriver.SimDriver`; this module never imports the simulator). Everything else sends it inputs.
 - The engine never waits on the database: state is loaded into it at start; what it announces is
   written out through the batching :class:`~ctilink.store.StoreWriter`.
 - Stopping (SIGTERM/SIGINT) takes no new work, leaves live calls up in FreeSWITCH, flushes the
@@ -27,9 +28,8 @@ Rules (DESIGN.md, "Service"):
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import gevent
 import gevent.event
@@ -53,6 +53,7 @@ from ctilink.dialer.runtime import CampaignEngine
 from ctilink.esl.connection import EslConnection
 from ctilink.lists import Entry, ListName
 from ctilink.service.api import Activity, ApiContext
+from ctilink.service.build import build_engine, new_uuid
 from ctilink.service.callbacks import Callbacks, default_callbacks
 from ctilink.service.crm import CrmLookup
 from ctilink.service.http import build_app, serve
@@ -61,11 +62,9 @@ from ctilink.service.metrics import DialerMetrics, KpiMetrics
 from ctilink.service.persist import Persister, PersistFirst, load_run_states, write_dialer_notes
 from ctilink.service.screenpop import ScreenPop, ScreenPopper
 from ctilink.service.sessions import load_sessions
-from ctilink.service.simdriver import SimDriver
 from ctilink.service.sse import AgentRouter, EventHub
 from ctilink.service.switchlink import NodeLink, Switchboard
 from ctilink.service.webhooks import WebhookService
-from ctilink.sim import SimulatedSwitch
 from ctilink.store import SqliteStore, StoreWriter
 
 log = structlog.get_logger("ctilink.daemon")
@@ -74,26 +73,24 @@ log = structlog.get_logger("ctilink.daemon")
 MAX_LOADED_CONTACTS = 1_000_000
 
 
-def new_uuid() -> str:
-    """A fresh uuid4: the daemon's ids for the engine and the dialer."""
-    return str(uuid.uuid4())
+class Runner(Protocol):
+    """The single writer of engine state when it is not the live :class:`EngineLoop`: the demo's
+    :class:`~ctilink.service.simdriver.SimDriver`, which :func:`ctilink.service.demo.simulated_daemon`
+    attaches with :meth:`Daemon.attach_runner`."""
 
+    @property
+    def snapshot(self) -> EngineSnapshot | None: ...
 
-def build_engine(config: Config) -> tuple[Engine, Dialer]:
-    """The engine and the dialer holding the configured campaigns, as :meth:`Daemon.live` starts
-    them. ``ctilink check-config`` builds them with this same function (and throws them away), so
-    whatever the engine or the dialer refuses at start (a strategy no engine knows) is refused
-    there too. Opens nothing: no store, no socket."""
-    # The daemon outlives restarts: real uuids here, at the edge (the core's default is seeded).
-    engine = Engine(config.engine_config(), id_factory=new_uuid)
-    dialer = Dialer(dnc=getattr(engine, "check_dnc", None), id_factory=new_uuid)
-    for campaign in config.campaigns:
-        dialer.add_campaign(campaign)
-    return engine, dialer
+    def submit(self, item: object) -> gevent.event.AsyncResult: ...
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
 
 
 class Daemon:
-    """The running service. Build it with :meth:`live` or :meth:`simulated`, then :meth:`start`."""
+    """The running service. Build it with :meth:`live` (or the demo's
+    :func:`~ctilink.service.demo.simulated_daemon`), then :meth:`start`."""
 
     _switchboard: Switchboard  # live daemons only: set by live()
 
@@ -132,8 +129,9 @@ class Daemon:
         self.dialer_metrics = DialerMetrics(self.registry)
         self.links: list[NodeLink] = []
         self.loop: EngineLoop | None = None
-        self.driver: SimDriver | None = None
-        self.sim: SimulatedSwitch | None = None
+        self.driver: Runner | None = None
+        self.mode: Literal["live", "simulated"] = "live"
+        self.clock: Callable[[], float] = time.time  # the simulated switch's virtual clock in a demo
         self.servers: list[Any] = []
         self.api_context: ApiContext | None = None
         self.stopped = gevent.event.Event()
@@ -167,7 +165,7 @@ class Daemon:
         store = SqliteStore(config.store.path, synchronous=config.store.synchronous)
         daemon = cls(config, engine, registry=registry, store=store, dialer=dialer)
         now = time.time()
-        daemon._load_state(now)
+        daemon.load_state(now)
         daemon.runtime = CampaignEngine(daemon.engine, daemon.dialer, now)
         assert daemon.writer is not None and daemon.persister is not None
         daemon.persister.dialer_notes = False  # PersistFirst writes them, before their commands go out
@@ -180,9 +178,9 @@ class Daemon:
         daemon.loop = EngineLoop(
             daemon.persist_first,  # type: ignore[arg-type]
             dispatch=daemon.persist_first.dispatch,
-            notify=daemon._notify,
+            notify=daemon.notify,
             observe_decision=daemon.metrics.observe_decision,
-            on_snapshot=daemon._refresh,
+            on_snapshot=daemon.refresh,
         )
         for node in config.nodes:
             conn = EslConnection(
@@ -199,42 +197,13 @@ class Daemon:
         daemon._switchboard = Switchboard(daemon.links)
         return daemon
 
-    @classmethod
-    def simulated(
-        cls,
-        config: Config,
-        sim: SimulatedSwitch,
-        *,
-        speed: float = 1.0,
-        store: SqliteStore | None = None,
-        registry: CollectorRegistry | None = None,
-    ) -> Daemon:
-        """A daemon on the simulated switch (``ctilink demo``).
+    def attach_runner(self, runner: Runner, *, clock: Callable[[], float]) -> None:
+        """Run the engine through ``runner`` instead of the live loop, on ``clock``'s time (simulated)."""
+        self.driver = runner
+        self.clock = clock
+        self.mode = "simulated"
 
-        ``sim.engine`` is the engine, or a :class:`CampaignEngine` around it (its dialer is then the
-        daemon's); a bare engine is wrapped so the configured campaigns run.
-        """
-        runtime = sim.engine if isinstance(sim.engine, CampaignEngine) else None
-        engine = runtime.engine if runtime is not None else sim.engine
-        daemon = cls(
-            config,
-            engine,  # type: ignore[arg-type]  # the simulated switch's engine-like wrapper
-            registry=registry,
-            store=store,
-            dialer=runtime.dialer if runtime is not None else None,
-        )
-        daemon._load_state(sim.now)
-        if runtime is None:
-            runtime = CampaignEngine(daemon.engine, daemon.dialer, sim.now)
-            sim.engine = runtime
-        daemon.runtime = runtime
-        daemon.sim = sim
-        sim.on_notification.append(lambda note: daemon._notify(note, sim.now))
-        sim.on_event.append(daemon.screenpop.observe_event)
-        daemon.driver = SimDriver(sim, speed=speed, on_snapshot=daemon._refresh)
-        return daemon
-
-    def _load_state(self, now: float) -> None:
+    def load_state(self, now: float) -> None:
         """Lists and sticky memory from the store into the engine, before any event is handled."""
         if self.store is None:
             return
@@ -263,15 +232,15 @@ class Daemon:
         return list(profile.endpoints) if profile is not None else None
 
     def _now(self) -> float:
-        return self.sim.now if self.sim is not None else time.time()
+        return self.clock()
 
-    def _refresh(self, snapshot: EngineSnapshot, now: float) -> None:
+    def refresh(self, snapshot: EngineSnapshot, now: float) -> None:
         self.metrics.refresh(snapshot, now)
         self.dialer_metrics.refresh(self.campaign_stats(now))
 
     # -- fan-out ----------------------------------------------------------------------------------
 
-    def _notify(self, note: object, now: float) -> None:
+    def notify(self, note: object, now: float) -> None:
         self.metrics.observe(note, now)
         self.dialer_metrics.observe(note, now)
         if self.persister is not None:
@@ -318,7 +287,7 @@ class Daemon:
     def health(self) -> dict[str, Any]:
         nodes = {link.node: link.conn.connected for link in self.links}
         ok = self.snapshot is not None and (not nodes or any(nodes.values()))
-        return {"ok": ok, "mode": "simulated" if self.sim is not None else "live", "nodes": nodes}
+        return {"ok": ok, "mode": self.mode, "nodes": nodes}
 
     def submit(self, request: object) -> gevent.event.AsyncResult:
         """Send a request (login, ready, transfer...) to the engine's single writer."""

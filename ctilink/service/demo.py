@@ -21,10 +21,13 @@ from typing import Any, TextIO
 
 import gevent
 import gevent.event
+from prometheus_client import CollectorRegistry
 
 from ctilink.config import Config, parse_config
 from ctilink.core import Engine
+from ctilink.dialer.runtime import CampaignEngine
 from ctilink.service.daemon import Daemon
+from ctilink.service.simdriver import SimDriver
 from ctilink.sim import AgentBehaviour, CallerBehaviour, Exponential, LogNormal, SimulatedSwitch, Uniform
 from ctilink.sim.models import OutboundAnswer
 from ctilink.store import SqliteStore
@@ -35,10 +38,11 @@ WRAP_UP_S = 10.0
 CAMPAIGN = "spring"
 CAMPAIGN_AGENTS = 6
 CAMPAIGN_CONTACTS = 5000
+OUTBOUND_AGENTS = tuple(f"{2001 + i}" for i in range(CAMPAIGN_AGENTS))
 
 
-def demo_config(agents: int = 24, *, http: str = "127.0.0.1:8080", metrics: str = "127.0.0.1:9464") -> Config:
-    """A generated call centre, as the same validated configuration a real deployment uses."""
+def _demo_team(agents: int) -> list[dict[str, object]]:
+    """The inbound agents with mixed skills, then the campaign's outbound agents."""
     team: list[dict[str, object]] = []
     for i in range(agents):
         skills: dict[str, int] = {"support": 3 + i % 6}
@@ -49,54 +53,66 @@ def demo_config(agents: int = 24, *, http: str = "127.0.0.1:8080", metrics: str 
         team.append(
             {"id": f"{1001 + i}", "name": f"Agent {1001 + i}", "endpoints": [f"user/{1001 + i}"], "skills": skills}
         )
-    outbound = [f"{2001 + i}" for i in range(CAMPAIGN_AGENTS)]
-    team += [{"id": a, "name": f"Agent {a}", "endpoints": [f"user/{a}"], "skills": {"outbound": 1}} for a in outbound]
+    team += [
+        {"id": a, "name": f"Agent {a}", "endpoints": [f"user/{a}"], "skills": {"outbound": 1}} for a in OUTBOUND_AGENTS
+    ]
+    return team
+
+
+def _demo_queues() -> list[dict[str, object]]:
+    return [
+        {
+            "name": "support",
+            "required_skills": {"support": 3},
+            "service_level_s": 20,
+            "wrap_up_s": WRAP_UP_S,
+            "max_wait_s": 600,
+            "overflow": {"kind": "extension", "target": "7999"},
+        },
+        {
+            "name": "sales",
+            "required_skills": {"sales": 2},
+            "strategy": "highest-skill-level",
+            "service_level_s": 20,
+            "wrap_up_s": WRAP_UP_S,
+            "escalation": [{"after_s": 15, "widen_to_queues": ["support"]}],
+        },
+        {
+            "name": "billing",
+            "required_skills": {"billing": 5},
+            "strategy": "fewest-calls",
+            "service_level_s": 30,
+            "wrap_up_s": WRAP_UP_S,
+            "escalation": [{"after_s": 10, "relax_skills": {"billing": 1}}],
+        },
+        {"name": "outbound", "required_skills": {"outbound": 1}, "service_level_s": 20, "wrap_up_s": WRAP_UP_S},
+    ]
+
+
+def _demo_campaign() -> dict[str, object]:
+    return {
+        "name": CAMPAIGN,
+        "mode": "predictive",
+        "queue": "outbound",
+        "agents": list(OUTBOUND_AGENTS),
+        "region": "US",
+        "caller_id_number": "12025550100",
+        "amd": True,
+        "max_lines": 4 * CAMPAIGN_AGENTS,
+        # the simulated clock starts at the epoch (a Thursday night in the US): dial around the clock
+        "windows": [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59:59"}],
+    }
+
+
+def demo_config(agents: int = 24, *, http: str = "127.0.0.1:8080", metrics: str = "127.0.0.1:9464") -> Config:
+    """A generated call centre, as the same validated configuration a real deployment uses."""
     data = {
         "http": {"listen": http},
         "metrics": {"listen": metrics},
         "engine": {"disposition_codes": ["resolved", "callback", "escalated"]},
-        "queues": [
-            {
-                "name": "support",
-                "required_skills": {"support": 3},
-                "service_level_s": 20,
-                "wrap_up_s": WRAP_UP_S,
-                "max_wait_s": 600,
-                "overflow": {"kind": "extension", "target": "7999"},
-            },
-            {
-                "name": "sales",
-                "required_skills": {"sales": 2},
-                "strategy": "highest-skill-level",
-                "service_level_s": 20,
-                "wrap_up_s": WRAP_UP_S,
-                "escalation": [{"after_s": 15, "widen_to_queues": ["support"]}],
-            },
-            {
-                "name": "billing",
-                "required_skills": {"billing": 5},
-                "strategy": "fewest-calls",
-                "service_level_s": 30,
-                "wrap_up_s": WRAP_UP_S,
-                "escalation": [{"after_s": 10, "relax_skills": {"billing": 1}}],
-            },
-            {"name": "outbound", "required_skills": {"outbound": 1}, "service_level_s": 20, "wrap_up_s": WRAP_UP_S},
-        ],
-        "agents": team,
-        "campaigns": [
-            {
-                "name": CAMPAIGN,
-                "mode": "predictive",
-                "queue": "outbound",
-                "agents": outbound,
-                "region": "US",
-                "caller_id_number": "12025550100",
-                "amd": True,
-                "max_lines": 4 * CAMPAIGN_AGENTS,
-                # the simulated clock starts at the epoch (a Thursday night in the US): dial around the clock
-                "windows": [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59:59"}],
-            }
-        ],
+        "queues": _demo_queues(),
+        "agents": _demo_team(agents),
+        "campaigns": [_demo_campaign()],
     }
     return parse_config(data, "<demo>")
 
@@ -129,6 +145,39 @@ def build_demo(config: Config, *, seed: int = 1, load: float = 0.7) -> Simulated
     for queue, share in (("support", 0.55), ("sales", 0.25), ("billing", 0.20)):
         sim.add_caller_stream(queue, capacity * load * share, caller)
     return sim
+
+
+def simulated_daemon(
+    config: Config,
+    sim: SimulatedSwitch,
+    *,
+    speed: float = 1.0,
+    store: SqliteStore | None = None,
+    registry: CollectorRegistry | None = None,
+) -> Daemon:
+    """A daemon on the simulated switch (``ctilink demo``): the switch's driver is its single writer.
+
+    ``sim.engine`` is the engine, or a :class:`CampaignEngine` around it (its dialer is then the
+    daemon's); a bare engine is wrapped so the configured campaigns run.
+    """
+    runtime = sim.engine if isinstance(sim.engine, CampaignEngine) else None
+    engine = runtime.engine if runtime is not None else sim.engine
+    daemon = Daemon(
+        config,
+        engine,  # type: ignore[arg-type]  # the simulated switch's engine-like wrapper
+        registry=registry,
+        store=store,
+        dialer=runtime.dialer if runtime is not None else None,
+    )
+    daemon.load_state(sim.now)
+    if runtime is None:
+        runtime = CampaignEngine(daemon.engine, daemon.dialer, sim.now)
+        sim.engine = runtime
+    daemon.runtime = runtime
+    sim.on_notification.append(lambda note: daemon.notify(note, sim.now))
+    sim.on_event.append(daemon.screenpop.observe_event)
+    daemon.attach_runner(SimDriver(sim, speed=speed, on_snapshot=daemon.refresh), clock=lambda: sim.now)
+    return daemon
 
 
 def demo_contacts(campaign: str = CAMPAIGN, count: int = CAMPAIGN_CONTACTS) -> list[CampaignContact]:
@@ -194,7 +243,7 @@ def run_demo(
     tmp = tempfile.TemporaryDirectory(prefix="ctilink-demo-")
     store = SqliteStore(str(Path(tmp.name) / "ctilink.db"))
     store.put_contacts(demo_contacts())
-    daemon = Daemon.simulated(config, sim, speed=speed, store=store)
+    daemon = simulated_daemon(config, sim, speed=speed, store=store)
 
     def report() -> None:
         while True:

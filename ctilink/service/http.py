@@ -31,9 +31,10 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from ctilink.config import Listen
 from ctilink.core import EngineSnapshot
 from ctilink.service.api.body import BODY_READ, declares_body
+from ctilink.service.api.context import ApiContext
 from ctilink.service.api.framework import build_falcon
 from ctilink.service.api.openapi import document
-from ctilink.service.api.routes import ApiContext, routes
+from ctilink.service.api.routes import routes
 from ctilink.service.auth import TokenAuth
 
 SnapshotSource = Callable[[], EngineSnapshot | None]

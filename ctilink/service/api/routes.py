@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import falcon
 
-from ctilink.config import Config, ConfigError
-from ctilink.core import EngineSnapshot
+from ctilink.config import ConfigError
 from ctilink.core import call_control as cc
 from ctilink.core import requests as rq
 from ctilink.service.api import scopes as sc
-from ctilink.service.api.activity import Activity
+from ctilink.service.api.context import ApiContext
 from ctilink.service.api.framework import ApiError, Route, Stream, not_found
 from ctilink.service.api.models import (
     BODIES,
@@ -56,27 +54,6 @@ _INVALID_CODES = {
     "unknown-disposition-code",
     "unknown-skill",
 }
-
-
-@dataclass
-class ApiContext:
-    """What the routes need from the daemon; every field but ``snapshot`` and ``submit`` is optional."""
-
-    snapshot: Callable[[], EngineSnapshot | None]
-    submit: Callable[[object], Any]  # request -> AsyncResult of Effects
-    health: Callable[[], dict[str, Any]] = lambda: {"ok": True}
-    config: Config = field(default_factory=Config)
-    activity: Activity = field(default_factory=Activity)
-    hub: Any = None  # EventHub
-    webhooks: Any = None  # WebhookService
-    query_list: Callable[..., list[Any]] | None = None
-    submit_timeout_s: float = 10.0
-    campaigns: Callable[[], list[Any]] | None = None  # -> [CampaignStats]
-    submit_campaign: Callable[[object], Any] | None = None  # dialer request -> Effects, or the DialerError
-    # Waits until every store write submitted so far has committed: list changes are durable
-    # before the API acknowledges them.
-    durable: Callable[[], None] | None = None
-    reload: Callable[[], dict[str, Any]] | None = None  # re-reads the configuration file
 
 
 # -- helpers --------------------------------------------------------------------------------------

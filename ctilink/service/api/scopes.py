@@ -25,20 +25,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import falcon
 
 from ctilink.core import EngineSnapshot
 from ctilink.core.snapshot import CallView
 from ctilink.lists.model import InvalidEntryError, normalize_scope
+from ctilink.service.api.context import ApiContext
 from ctilink.service.api.errors import ApiError, not_found
 from ctilink.service.auth import Forbidden, Principal
 
-if TYPE_CHECKING:
-    from ctilink.service.api.routes import ApiContext
-
-Check = Callable[["ApiContext", Principal, dict[str, str], Any, falcon.Request], None]
+Check = Callable[[ApiContext, Principal, dict[str, str], Any, falcon.Request], None]
 
 
 @dataclass(frozen=True, slots=True)
