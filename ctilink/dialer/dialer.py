@@ -97,6 +97,7 @@ from ctilink.events import (
     ExecuteComplete,
     JobCompleted,
     MachineDetected,
+    Resynced,
 )
 
 AMD_TIMEOUT_S = 5.0  # no verdict by then: the AMD module is missing or slow; treat the answer as live
@@ -145,6 +146,7 @@ class Dialer:
         self._agents: dict[str, tuple[AgentPhase, float]] = {}  # agent -> (phase, since)
         self._order = itertools.count()
         self._out = DialerOutput()
+        self._switch_up = True  # see hold_until_resynced
 
     # ------------------------------------------------------------------ setup
     def add_campaign(self, config: CampaignConfig, pacer: Pacer | None = None) -> None:
@@ -250,8 +252,20 @@ class Dialer:
                 self._pace(c, now)
         return self._take()
 
+    def hold_until_resynced(self) -> None:
+        """Place no dial until the switch's first ``Resynced`` (a daemon starting up).
+
+        A daemon loads its campaigns and agents before its event socket is up; a dial paced then
+        would fail with no link and cost the contact the failed-retry delay. Pacing (and the
+        pacing deadline, so nothing spins) resumes with the first resync."""
+        self._switch_up = False
+
     def on_event(self, ev: Event, now: float) -> DialerOutput:
         self._out = DialerOutput()
+        if isinstance(ev, Resynced) and not self._switch_up:
+            self._switch_up = True
+            for c in self._campaigns.values():
+                self._pace(c, now)
         if isinstance(ev, JobCompleted):
             found = self._by_job.get(ev.job_uuid)
             if found is not None and not ev.body.startswith("+OK"):
@@ -345,7 +359,7 @@ class Dialer:
     def next_deadline(self) -> float | None:
         times: list[float] = []
         for c in self._campaigns.values():
-            if c.state is CampaignState.RUNNING:
+            if c.state is CampaignState.RUNNING and self._switch_up:
                 times.append(c.next_pace)
             for d in c.dials.values():
                 times.extend(
@@ -521,7 +535,7 @@ class Dialer:
         return found
 
     def _pace(self, c: CampaignBook, now: float) -> None:
-        if c.state is not CampaignState.RUNNING:
+        if c.state is not CampaignState.RUNNING or not self._switch_up:
             return
         c.next_pace = now + c.config.pacing_tick_s
         if c.config.mode is Mode.PREVIEW:

@@ -162,6 +162,7 @@ class Daemon:
         if not config.nodes:
             raise ValueError("nodes: at least one FreeSWITCH node is needed to run live (or use `ctilink demo`)")
         engine, dialer = build_engine(config)  # before the store: a refused engine leaves no file behind
+        dialer.hold_until_resynced()  # no dial before the event socket is up and resynced
         store = SqliteStore(config.store.path, synchronous=config.store.synchronous)
         daemon = cls(config, engine, registry=registry, store=store, dialer=dialer)
         now = time.time()

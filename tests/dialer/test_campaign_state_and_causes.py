@@ -105,3 +105,24 @@ def test_the_docs_draw_the_run_state_table() -> None:
 
     docs = (Path(__file__).parents[2] / "docs" / "dialer.md").read_text()
     assert mermaid(TRANSITIONS) in docs
+
+
+def test_a_dialer_waiting_for_the_switch_places_no_dial_until_it_has_resynced() -> None:
+    # A daemon starting up paces its campaigns before its event socket is connected: a dial then
+    # fails with no link and the contact is lost to the failed-retry delay. It waits for Resynced.
+    from ctilink.commands import Originate
+    from ctilink.dialer.types import Contact
+    from ctilink.events import Resynced
+
+    dialer, now = _dialer(), MONDAY_NOON_UTC
+    dialer.hold_until_resynced()
+    dialer.load_contacts("spring", [Contact(campaign="spring", contact_id="c1", number="+442071230001")], now)
+    dialer.agent_changed("1001", AgentState.AVAILABLE, now)
+    out = dialer.request(StartCampaign("spring"), now)
+    assert [c for c in out.commands if isinstance(c, Originate)] == []
+    assert dialer.next_deadline() is None or dialer.next_deadline() > now  # nothing due: no busy loop
+    assert [c for c in dialer.tick(now + 60).commands if isinstance(c, Originate)] == []
+    dials = [
+        c for c in dialer.on_event(Resynced(node="fs", resync=True), now + 61).commands if isinstance(c, Originate)
+    ]
+    assert [d.variables["ctilink_contact_id"] for d in dials] == ["c1"]
