@@ -12,40 +12,32 @@ Rules:
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import TypeVar
+
 from ctilink.dialer.types import Attempt, Contact
 from ctilink.store.records import CampaignAttempt, CampaignContact
 
+_Record = TypeVar("_Record", CampaignContact, CampaignAttempt)
+
+
+def _record(value: object, record: type[_Record]) -> _Record:
+    # The dialer's types and the records have the same fields by name (a test holds them to it).
+    if isinstance(value, record):
+        return value
+    values = {f.name: getattr(value, f.name) for f in fields(record)}
+    values["data"] = dict(values["data"])  # the record must not share the dialer's dict
+    return record(**values)
+
 
 def contact_record(contact: Contact | CampaignContact) -> CampaignContact:
-    """The store's record of a dialer contact (the data dict copied: the record must not share it)."""
-    if isinstance(contact, CampaignContact):
-        return contact
-    return CampaignContact(
-        campaign=contact.campaign,
-        contact_id=contact.contact_id,
-        number=contact.number,
-        status=contact.status,
-        priority=contact.priority,
-        next_attempt_at=contact.next_attempt_at,
-        attempts=contact.attempts,
-        data=dict(contact.data),
-    )
+    """The store's record of a dialer contact."""
+    return _record(contact, CampaignContact)
 
 
 def attempt_record(attempt: Attempt | CampaignAttempt) -> CampaignAttempt:
     """The store's record of a dialer attempt."""
-    if isinstance(attempt, CampaignAttempt):
-        return attempt
-    return CampaignAttempt(
-        attempt_id=attempt.attempt_id,
-        campaign=attempt.campaign,
-        contact_id=attempt.contact_id,
-        started_at=attempt.started_at,
-        call_id=attempt.call_id,
-        ended_at=attempt.ended_at,
-        outcome=attempt.outcome,
-        data=dict(attempt.data),
-    )
+    return _record(attempt, CampaignAttempt)
 
 
 __all__ = ["attempt_record", "contact_record"]

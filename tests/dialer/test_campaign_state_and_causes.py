@@ -126,3 +126,19 @@ def test_a_dialer_waiting_for_the_switch_places_no_dial_until_it_has_resynced() 
         c for c in dialer.on_event(Resynced(node="fs", resync=True), now + 61).commands if isinstance(c, Originate)
     ]
     assert [d.variables["ctilink_contact_id"] for d in dials] == ["c1"]
+
+
+def test_the_dialers_values_and_the_stores_records_have_the_same_fields() -> None:
+    from dataclasses import fields
+
+    from ctilink.dialer.types import Attempt, Contact
+    from ctilink.store.campaign_records import attempt_record, contact_record
+    from ctilink.store.records import CampaignAttempt, CampaignContact
+
+    for ours, theirs in ((Contact, CampaignContact), (Attempt, CampaignAttempt)):
+        assert [f.name for f in fields(ours)] == [f.name for f in fields(theirs)]
+    contact = Contact(campaign="spring", contact_id="c1", number="+442071230001", data={"name": "Ann"})
+    record = contact_record(contact)
+    assert record.number == contact.number and record.data == {"name": "Ann"} and record.data is not contact.data
+    attempt = Attempt(attempt_id="a1", campaign="spring", contact_id="c1", started_at=1.0, data={"cause": "USER_BUSY"})
+    assert attempt_record(attempt).data == {"cause": "USER_BUSY"}
