@@ -27,6 +27,7 @@ from ctilink.core.config import OverflowAction, QueueConfig
 from ctilink.core.errors import CtilinkError
 from ctilink.dialer.campaign import CampaignConfig
 from ctilink.dialer.errors import DialerError
+from ctilink.dialer.legs import customer_originate
 from ctilink.esl.render import render
 from ctilink.service.build import build_engine
 from ctilink.values import SAMPLE_NUMBER
@@ -140,24 +141,8 @@ def _engine_routes(config: Config) -> list[Problem]:
 
 
 def _campaign_dials(prefix: str, campaign: CampaignConfig) -> list[Problem]:
-    variables = {
-        "ctilink_call_id": _UUID,
-        "ctilink_role": "customer",
-        "ctilink_campaign": campaign.name,
-        "ctilink_contact_id": "contact-1",
-    }
-    if campaign.amd:
-        variables["execute_on_answer"] = "avmd_start"
-    dial = Originate(  # as the dialer dials a contact (numbers are E.164)
-        uuid=_UUID,
-        dial_string=campaign.dial_target("+" + SAMPLE_NUMBER),
-        job_uuid=_JOB,
-        variables=variables,
-        caller_id_number=campaign.caller_id_number,
-        caller_id_name=campaign.caller_id_name,
-        timeout_s=campaign.ring_timeout_s,
-        application="park",
-    )
+    # The dialer's own originate for a contact (numbers are dialled in E.164 form).
+    dial = customer_originate(campaign, _UUID, "contact-1", "+" + SAMPLE_NUMBER, _UUID, _JOB)
     fields = {
         "Originate.caller_id_number": f"{prefix}.caller_id_number",
         "Originate.caller_id_name": f"{prefix}.caller_id_name",
