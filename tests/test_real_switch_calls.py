@@ -78,6 +78,8 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     yield Rig(observer, timeline, parties, host, int(port), password)
     parties.stop()
     observer.api("hupall NORMAL_CLEARING")
+    # The next test starts from an empty switch: wait for the hang-ups to finish, not only be asked.
+    eventually("the switch without channels", lambda: observer.channel_count() == 0)
     observer.close()
 
 
