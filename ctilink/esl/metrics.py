@@ -21,6 +21,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -57,79 +58,77 @@ _FAMILIES: weakref.WeakKeyDictionary[CollectorRegistry, _Families] = weakref.Wea
 _FAMILIES_LOCK = threading.Lock()
 
 
+# field of _Families -> (metric class, name, help, labels). One table, so a family's name, help
+# text and labels are read in one place and every registry gets exactly the same set.
+_SPECS: dict[str, tuple[type[Gauge] | type[Counter] | type[Histogram], str, str, tuple[str, ...]]] = {
+    "connected": (Gauge, "ctilink_esl_connected", "1 while the ESL session to the node is up and resynced.", ("node",)),
+    "reconnects": (Counter, "ctilink_esl_reconnects_total", "ESL sessions established after the first one.", ("node",)),
+    "resyncs": (
+        Counter,
+        "ctilink_esl_resyncs_total",
+        "Completed resyncs (channel snapshots turned into events).",
+        ("node",),
+    ),
+    "events": (
+        Counter,
+        "ctilink_esl_events_total",
+        "Typed events delivered to the consumer buffer, by event class.",
+        ("node", "type"),
+    ),
+    "malformed": (
+        Counter,
+        "ctilink_esl_malformed_frames_total",
+        "Frames or event bodies that could not be decoded.",
+        ("node",),
+    ),
+    "buffer_depth": (Gauge, "ctilink_esl_buffer_depth", "Events waiting in the consumer buffer.", ("node",)),
+    "command_seconds": (
+        Histogram,
+        "ctilink_esl_command_seconds",
+        "Time from sending an api/bgapi command to its reply.",
+        ("node", "verb"),
+    ),
+    "command_failures": (
+        Counter,
+        "ctilink_esl_command_failures_total",
+        "api/bgapi commands that failed: -ERR reply, timeout or lost connection.",
+        ("node", "verb"),
+    ),
+    "connect_failures": (
+        Counter,
+        "ctilink_esl_connect_failures_total",
+        "Connection attempts that failed, by reason.",
+        ("node", "reason"),
+    ),
+    "disconnects": (
+        Counter,
+        "ctilink_esl_disconnects_total",
+        "Established sessions that ended, by reason.",
+        ("node", "reason"),
+    ),
+    "dropped_events": (
+        Counter,
+        "ctilink_esl_dropped_events_total",
+        "Live events discarded because the consumer buffer was full (a resync follows).",
+        ("node",),
+    ),
+}
+
+
+def _make_family(attr: str, registry: CollectorRegistry) -> Gauge | Counter | Histogram:
+    kind, name, doc, labels = _SPECS[attr]
+    if kind is Histogram:
+        return Histogram(name, doc, list(labels), registry=registry, buckets=_COMMAND_BUCKETS)
+    return kind(name, doc, list(labels), registry=registry)
+
+
 def _families(registry: CollectorRegistry) -> _Families:
     with _FAMILIES_LOCK:
         fams = _FAMILIES.get(registry)
         if fams is None:
-            fams = _Families(
-                connected=Gauge(
-                    "ctilink_esl_connected",
-                    "1 while the ESL session to the node is up and resynced.",
-                    ["node"],
-                    registry=registry,
-                ),
-                reconnects=Counter(
-                    "ctilink_esl_reconnects_total",
-                    "ESL sessions established after the first one.",
-                    ["node"],
-                    registry=registry,
-                ),
-                resyncs=Counter(
-                    "ctilink_esl_resyncs_total",
-                    "Completed resyncs (channel snapshots turned into events).",
-                    ["node"],
-                    registry=registry,
-                ),
-                events=Counter(
-                    "ctilink_esl_events_total",
-                    "Typed events delivered to the consumer buffer, by event class.",
-                    ["node", "type"],
-                    registry=registry,
-                ),
-                malformed=Counter(
-                    "ctilink_esl_malformed_frames_total",
-                    "Frames or event bodies that could not be decoded.",
-                    ["node"],
-                    registry=registry,
-                ),
-                buffer_depth=Gauge(
-                    "ctilink_esl_buffer_depth",
-                    "Events waiting in the consumer buffer.",
-                    ["node"],
-                    registry=registry,
-                ),
-                command_seconds=Histogram(
-                    "ctilink_esl_command_seconds",
-                    "Time from sending an api/bgapi command to its reply.",
-                    ["node", "verb"],
-                    registry=registry,
-                    buckets=_COMMAND_BUCKETS,
-                ),
-                command_failures=Counter(
-                    "ctilink_esl_command_failures_total",
-                    "api/bgapi commands that failed: -ERR reply, timeout or lost connection.",
-                    ["node", "verb"],
-                    registry=registry,
-                ),
-                connect_failures=Counter(
-                    "ctilink_esl_connect_failures_total",
-                    "Connection attempts that failed, by reason.",
-                    ["node", "reason"],
-                    registry=registry,
-                ),
-                disconnects=Counter(
-                    "ctilink_esl_disconnects_total",
-                    "Established sessions that ended, by reason.",
-                    ["node", "reason"],
-                    registry=registry,
-                ),
-                dropped_events=Counter(
-                    "ctilink_esl_dropped_events_total",
-                    "Live events discarded because the consumer buffer was full (a resync follows).",
-                    ["node"],
-                    registry=registry,
-                ),
-            )
+            # Any: each family's class is fixed by its row in _SPECS, which mypy cannot follow.
+            made: dict[str, Any] = {attr: _make_family(attr, registry) for attr in _SPECS}
+            fams = _Families(**made)
             _FAMILIES[registry] = fams
         return fams
 
