@@ -27,8 +27,9 @@ independent inverse (written to FreeSWITCH's splitting rules) used by tests and 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from ctilink.commands import (
     ALLOWED_APPLICATIONS,
@@ -67,6 +68,8 @@ from ctilink.commands import (
     check_variable_name,
 )
 from ctilink.values import ENTERPRISE_DELIMITER, NUMBER_RE
+
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +212,110 @@ def _render_set_variables(cmd: SetVariables) -> RenderedCommand:
     return _api(f"uuid_setvar_multi {uuid} {body}")
 
 
+def _render_bridge(cmd: Bridge, uuid: str) -> RenderedCommand:
+    other = check_uuid("Bridge.other_uuid", cmd.other_uuid)
+    return _api(f"uuid_bridge {uuid} {other}")
+
+
+def _render_answer(cmd: Answer, uuid: str) -> RenderedCommand:
+    return _api(f"uuid_answer {uuid}")
+
+
+def _render_pre_answer(cmd: PreAnswer, uuid: str) -> RenderedCommand:
+    return _api(f"uuid_pre_answer {uuid}")
+
+
+def _render_hangup(cmd: Hangup, uuid: str) -> RenderedCommand:
+    if cmd.cause not in HANGUP_CAUSES:
+        raise UnsafeValueError("Hangup.cause", cmd.cause, "expected a FreeSWITCH hangup cause name")
+    return _api(f"uuid_kill {uuid} {cmd.cause}")
+
+
+def _render_playback(cmd: Playback, uuid: str) -> RenderedCommand:
+    path = check("Playback.path", cmd.path, PLAYBACK_RE, PLAYBACK_WHAT)
+    if ".." in path.split("/"):
+        raise UnsafeValueError("Playback.path", path, "'..' path segments are not allowed")
+    if cmd.leg not in ("aleg", "bleg", "both"):
+        raise UnsafeValueError("Playback.leg", cmd.leg, "expected aleg, bleg or both")
+    return _api(f"uuid_broadcast {uuid} {path} {cmd.leg}")
+
+
+def _render_break(cmd: Break, uuid: str) -> RenderedCommand:
+    return _api(f"uuid_break {uuid} all" if cmd.all else f"uuid_break {uuid}")
+
+
+def _render_transfer(cmd: Transfer, uuid: str) -> RenderedCommand:
+    if cmd.leg not in ("", "-bleg", "-both"):
+        raise UnsafeValueError("Transfer.leg", cmd.leg, "expected '', '-bleg' or '-both'")
+    leg = f"{cmd.leg} " if cmd.leg else ""
+    if cmd.dialplan == "inline":
+        if cmd.destination not in INLINE_TRANSFERS:
+            raise UnsafeValueError(
+                "Transfer.destination", cmd.destination, f"inline transfers may only run {sorted(INLINE_TRANSFERS)}"
+            )
+        return _api(f"uuid_transfer {uuid} {leg}{cmd.destination} inline")
+    dest = check(
+        "Transfer.destination", cmd.destination, DESTINATION_RE, "an extension [A-Za-z0-9+*#][A-Za-z0-9_+*#.@-]*"
+    )
+    if cmd.dialplan not in DIALPLANS:
+        raise UnsafeValueError("Transfer.dialplan", cmd.dialplan, f"expected one of {sorted(DIALPLANS)}")
+    ctx = check("Transfer.context", cmd.context, CONTEXT_RE, "a context name [A-Za-z0-9][A-Za-z0-9_.-]*")
+    return _api(f"uuid_transfer {uuid} {leg}{dest} {cmd.dialplan} {ctx}")
+
+
+def _render_hold(cmd: Hold, uuid: str) -> RenderedCommand:
+    return _api(f"uuid_hold {uuid}" if cmd.on else f"uuid_hold off {uuid}")
+
+
+def _render_record(cmd: Record, uuid: str) -> RenderedCommand:
+    path = check("Record.path", cmd.path, RECORD_PATH_RE, "an absolute path of [A-Za-z0-9_.+-] segments")
+    if ".." in path.split("/"):
+        raise UnsafeValueError("Record.path", path, "'..' path segments are not allowed")
+    return _api(f"uuid_record {uuid} {'start' if cmd.start else 'stop'} {path}")
+
+
+def _render_send_dtmf(cmd: SendDtmf, uuid: str) -> RenderedCommand:
+    digits = check("SendDtmf.digits", cmd.digits, DTMF_RE, "DTMF digits [0-9*#A-Dw] (1-64)")
+    return _api(f"uuid_send_dtmf {uuid} {digits}")
+
+
+def _render_recv_dtmf(cmd: RecvDtmf, uuid: str) -> RenderedCommand:
+    digits = check("RecvDtmf.digits", cmd.digits, DTMF_RE, "DTMF digits [0-9*#A-Dw] (1-64)")
+    return _api(f"uuid_recv_dtmf {uuid} {digits}")
+
+
+# Commands that check their own uuid fields (a bgapi with a Job-UUID, or variables to validate).
+# Any: each renderer takes its own command class, which a dict keyed by class cannot express.
+_WHOLE: dict[type, Callable[[Any], RenderedCommand]] = {
+    Originate: _render_originate,
+    Eavesdrop: _render_eavesdrop,
+    SetVariables: _render_set_variables,
+}
+# Commands that act on one channel: its uuid is checked before anything else about them.
+_ON_CHANNEL: dict[type, Callable[[Any, str], RenderedCommand]] = {
+    Bridge: _render_bridge,
+    Answer: _render_answer,
+    PreAnswer: _render_pre_answer,
+    Hangup: _render_hangup,
+    Playback: _render_playback,
+    Break: _render_break,
+    Transfer: _render_transfer,
+    Hold: _render_hold,
+    Record: _render_record,
+    SendDtmf: _render_send_dtmf,
+    RecvDtmf: _render_recv_dtmf,
+}
+
+
+def _lookup(table: Mapping[type, _R], cmd: object) -> _R | None:
+    # By the class hierarchy, so a subclass renders as the command it extends.
+    for klass in type(cmd).__mro__:
+        found = table.get(klass)
+        if found is not None:
+            return found
+    return None
+
+
 def render(cmd: Command) -> RenderedCommand:
     """Validate and render one command. Raises :class:`UnsafeValueError` naming the bad field."""
     rendered = _render(cmd)
@@ -219,66 +326,14 @@ def render(cmd: Command) -> RenderedCommand:
 
 
 def _render(cmd: Command) -> RenderedCommand:
-    name = type(cmd).__name__
-    if isinstance(cmd, Originate):
-        return _render_originate(cmd)
-    if isinstance(cmd, Eavesdrop):
-        return _render_eavesdrop(cmd)
-    if isinstance(cmd, SetVariables):
-        return _render_set_variables(cmd)
-    uuid = check_uuid(f"{name}.uuid", getattr(cmd, "uuid", None))
-    if isinstance(cmd, Bridge):
-        other = check_uuid("Bridge.other_uuid", cmd.other_uuid)
-        return _api(f"uuid_bridge {uuid} {other}")
-    if isinstance(cmd, Answer):
-        return _api(f"uuid_answer {uuid}")
-    if isinstance(cmd, PreAnswer):
-        return _api(f"uuid_pre_answer {uuid}")
-    if isinstance(cmd, Hangup):
-        if cmd.cause not in HANGUP_CAUSES:
-            raise UnsafeValueError("Hangup.cause", cmd.cause, "expected a FreeSWITCH hangup cause name")
-        return _api(f"uuid_kill {uuid} {cmd.cause}")
-    if isinstance(cmd, Playback):
-        path = check("Playback.path", cmd.path, PLAYBACK_RE, PLAYBACK_WHAT)
-        if ".." in path.split("/"):
-            raise UnsafeValueError("Playback.path", path, "'..' path segments are not allowed")
-        if cmd.leg not in ("aleg", "bleg", "both"):
-            raise UnsafeValueError("Playback.leg", cmd.leg, "expected aleg, bleg or both")
-        return _api(f"uuid_broadcast {uuid} {path} {cmd.leg}")
-    if isinstance(cmd, Break):
-        return _api(f"uuid_break {uuid} all" if cmd.all else f"uuid_break {uuid}")
-    if isinstance(cmd, Transfer):
-        if cmd.leg not in ("", "-bleg", "-both"):
-            raise UnsafeValueError("Transfer.leg", cmd.leg, "expected '', '-bleg' or '-both'")
-        if cmd.dialplan == "inline":
-            if cmd.destination not in INLINE_TRANSFERS:
-                raise UnsafeValueError(
-                    "Transfer.destination", cmd.destination, f"inline transfers may only run {sorted(INLINE_TRANSFERS)}"
-                )
-            leg = f"{cmd.leg} " if cmd.leg else ""
-            return _api(f"uuid_transfer {uuid} {leg}{cmd.destination} inline")
-        dest = check(
-            "Transfer.destination", cmd.destination, DESTINATION_RE, "an extension [A-Za-z0-9+*#][A-Za-z0-9_+*#.@-]*"
-        )
-        if cmd.dialplan not in DIALPLANS:
-            raise UnsafeValueError("Transfer.dialplan", cmd.dialplan, f"expected one of {sorted(DIALPLANS)}")
-        ctx = check("Transfer.context", cmd.context, CONTEXT_RE, "a context name [A-Za-z0-9][A-Za-z0-9_.-]*")
-        leg = f"{cmd.leg} " if cmd.leg else ""
-        return _api(f"uuid_transfer {uuid} {leg}{dest} {cmd.dialplan} {ctx}")
-    if isinstance(cmd, Hold):
-        return _api(f"uuid_hold {uuid}" if cmd.on else f"uuid_hold off {uuid}")
-    if isinstance(cmd, Record):
-        path = check("Record.path", cmd.path, RECORD_PATH_RE, "an absolute path of [A-Za-z0-9_.+-] segments")
-        if ".." in path.split("/"):
-            raise UnsafeValueError("Record.path", path, "'..' path segments are not allowed")
-        return _api(f"uuid_record {uuid} {'start' if cmd.start else 'stop'} {path}")
-    if isinstance(cmd, SendDtmf):
-        digits = check("SendDtmf.digits", cmd.digits, DTMF_RE, "DTMF digits [0-9*#A-Dw] (1-64)")
-        return _api(f"uuid_send_dtmf {uuid} {digits}")
-    if isinstance(cmd, RecvDtmf):
-        digits = check("RecvDtmf.digits", cmd.digits, DTMF_RE, "DTMF digits [0-9*#A-Dw] (1-64)")
-        return _api(f"uuid_recv_dtmf {uuid} {digits}")
-    raise TypeError(f"not a switch command: {cmd!r}")
+    whole = _lookup(_WHOLE, cmd)
+    if whole is not None:
+        return whole(cmd)
+    uuid = check_uuid(f"{type(cmd).__name__}.uuid", getattr(cmd, "uuid", None))
+    on_channel = _lookup(_ON_CHANNEL, cmd)
+    if on_channel is None:
+        raise TypeError(f"not a switch command: {cmd!r}")
+    return on_channel(cmd, uuid)
 
 
 __all__ = ["RenderedCommand", "UnsafeValueError", "fs_escape", "render"]
