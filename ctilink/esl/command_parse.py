@@ -20,6 +20,7 @@ Owns no state, knows nothing about sockets.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -331,78 +332,127 @@ def _argv(args: str, lo: int, hi: int, api: str) -> list[str]:
     return argv
 
 
+def _parse_setvar(args: str) -> Command:
+    argv = fs_separate(args, " ", 3)
+    if len(argv) != 3:
+        raise CommandParseError("uuid_setvar needs uuid, name and value")
+    return SetVariables(uuid=argv[0], variables={argv[1]: argv[2]})
+
+
+def _parse_setvar_multi(args: str) -> Command:
+    uuid, sp, rest = args.partition(" ")
+    if not sp:
+        raise CommandParseError("uuid_setvar_multi needs a uuid and variables")
+    variables: dict[str, str] = {}
+    for item in fs_separate(rest, ";", 64):
+        name, eq, value = item.partition("=")
+        if not eq or not name:
+            raise CommandParseError(f"uuid_setvar_multi item without name=value: {item!r}")
+        variables[name] = value
+    return SetVariables(uuid=uuid, variables=variables)
+
+
+def _parse_bridge(args: str) -> Command:
+    a, b = _argv(args, 2, 2, "uuid_bridge")
+    return Bridge(uuid=a, other_uuid=b)
+
+
+def _parse_answer(args: str) -> Command:
+    return Answer(uuid=_argv(args, 1, 1, "uuid_answer")[0])
+
+
+def _parse_pre_answer(args: str) -> Command:
+    return PreAnswer(uuid=_argv(args, 1, 1, "uuid_pre_answer")[0])
+
+
+def _parse_kill(args: str) -> Command:
+    argv = _argv(args, 1, 2, "uuid_kill")
+    return Hangup(uuid=argv[0], cause=argv[1] if len(argv) > 1 else "NORMAL_CLEARING")
+
+
+def _parse_broadcast(args: str) -> Command:
+    argv = _argv(args, 2, 3, "uuid_broadcast")
+    if "::" in argv[1]:
+        raise CommandParseError("uuid_broadcast path runs an application (app::args)")
+    leg = argv[2] if len(argv) > 2 else "aleg"
+    if leg not in ("aleg", "bleg", "both"):
+        raise CommandParseError(f"unknown leg {leg!r}")
+    return Playback(uuid=argv[0], path=argv[1], leg=leg)  # type: ignore[arg-type]
+
+
+def _parse_break(args: str) -> Command:
+    argv = _argv(args, 1, 2, "uuid_break")
+    if len(argv) == 2 and argv[1] != "all":
+        raise CommandParseError(f"uuid_break takes 'all', got {argv[1]!r}")
+    return Break(uuid=argv[0], all=len(argv) == 2)
+
+
+def _parse_transfer(args: str) -> Command:
+    argv = _argv(args, 2, 5, "uuid_transfer")
+    leg = ""
+    if argv[1] in ("-bleg", "-both"):
+        leg = argv.pop(1)
+    if len(argv) == 3 and argv[2] == "inline":
+        return Transfer(uuid=argv[0], destination=argv[1], dialplan="inline", leg=leg)  # type: ignore[arg-type]
+    if len(argv) != 4:
+        raise CommandParseError("ctilink's uuid_transfer names destination, dialplan and context")
+    return Transfer(uuid=argv[0], destination=argv[1], dialplan=argv[2], context=argv[3], leg=leg)  # type: ignore[arg-type]
+
+
+def _parse_hold(args: str) -> Command:
+    argv = _argv(args, 1, 2, "uuid_hold")
+    if len(argv) == 2:
+        if argv[0] != "off":
+            raise CommandParseError(f"uuid_hold takes 'off', got {argv[0]!r}")
+        return Hold(uuid=argv[1], on=False)
+    return Hold(uuid=argv[0], on=True)
+
+
+def _parse_record(args: str) -> Command:
+    argv = _argv(args, 3, 3, "uuid_record")
+    if argv[1] not in ("start", "stop"):
+        raise CommandParseError(f"uuid_record takes start|stop, got {argv[1]!r}")
+    return Record(uuid=argv[0], path=argv[2], start=argv[1] == "start")
+
+
+def _parse_send_dtmf(args: str) -> Command:
+    argv = _argv(args, 2, 2, "uuid_send_dtmf")
+    return SendDtmf(uuid=argv[0], digits=argv[1])
+
+
+def _parse_recv_dtmf(args: str) -> Command:
+    argv = _argv(args, 2, 2, "uuid_recv_dtmf")
+    return RecvDtmf(uuid=argv[0], digits=argv[1])
+
+
+# The APIs ctilink sends on api (originate, on bgapi, also needs the Job-UUID: see parse_command).
+_PARSERS: dict[str, Callable[[str], Command]] = {
+    "uuid_setvar": _parse_setvar,
+    "uuid_setvar_multi": _parse_setvar_multi,
+    "uuid_bridge": _parse_bridge,
+    "uuid_answer": _parse_answer,
+    "uuid_pre_answer": _parse_pre_answer,
+    "uuid_kill": _parse_kill,
+    "uuid_broadcast": _parse_broadcast,
+    "uuid_break": _parse_break,
+    "uuid_transfer": _parse_transfer,
+    "uuid_hold": _parse_hold,
+    "uuid_record": _parse_record,
+    "uuid_send_dtmf": _parse_send_dtmf,
+    "uuid_recv_dtmf": _parse_recv_dtmf,
+}
+
+
 def parse_command(text: str, job_uuid: str | None = None) -> Command:
     """Parse one command line (without ``api``/``bgapi``) into the command it means to FreeSWITCH."""
     api, _, args = text.strip(" ").partition(" ")
     args = args.strip(" ")
     if api == "originate":
         return _originate_command(args, job_uuid)
-    if api == "uuid_setvar":
-        argv = fs_separate(args, " ", 3)
-        if len(argv) != 3:
-            raise CommandParseError("uuid_setvar needs uuid, name and value")
-        return SetVariables(uuid=argv[0], variables={argv[1]: argv[2]})
-    if api == "uuid_setvar_multi":
-        uuid, sp, rest = args.partition(" ")
-        if not sp:
-            raise CommandParseError("uuid_setvar_multi needs a uuid and variables")
-        variables: dict[str, str] = {}
-        for item in fs_separate(rest, ";", 64):
-            name, eq, value = item.partition("=")
-            if not eq or not name:
-                raise CommandParseError(f"uuid_setvar_multi item without name=value: {item!r}")
-            variables[name] = value
-        return SetVariables(uuid=uuid, variables=variables)
-    if api == "uuid_bridge":
-        a, b = _argv(args, 2, 2, api)
-        return Bridge(uuid=a, other_uuid=b)
-    if api == "uuid_answer":
-        return Answer(uuid=_argv(args, 1, 1, api)[0])
-    if api == "uuid_pre_answer":
-        return PreAnswer(uuid=_argv(args, 1, 1, api)[0])
-    if api == "uuid_kill":
-        argv = _argv(args, 1, 2, api)
-        return Hangup(uuid=argv[0], cause=argv[1] if len(argv) > 1 else "NORMAL_CLEARING")
-    if api == "uuid_broadcast":
-        argv = _argv(args, 2, 3, api)
-        if "::" in argv[1]:
-            raise CommandParseError("uuid_broadcast path runs an application (app::args)")
-        leg = argv[2] if len(argv) > 2 else "aleg"
-        if leg not in ("aleg", "bleg", "both"):
-            raise CommandParseError(f"unknown leg {leg!r}")
-        return Playback(uuid=argv[0], path=argv[1], leg=leg)  # type: ignore[arg-type]
-    if api == "uuid_break":
-        argv = _argv(args, 1, 2, api)
-        if len(argv) == 2 and argv[1] != "all":
-            raise CommandParseError(f"uuid_break takes 'all', got {argv[1]!r}")
-        return Break(uuid=argv[0], all=len(argv) == 2)
-    if api == "uuid_transfer":
-        argv = _argv(args, 2, 5, api)
-        leg = ""
-        if argv[1] in ("-bleg", "-both"):
-            leg = argv.pop(1)
-        if len(argv) == 3 and argv[2] == "inline":
-            return Transfer(uuid=argv[0], destination=argv[1], dialplan="inline", leg=leg)  # type: ignore[arg-type]
-        if len(argv) != 4:
-            raise CommandParseError("ctilink's uuid_transfer names destination, dialplan and context")
-        return Transfer(uuid=argv[0], destination=argv[1], dialplan=argv[2], context=argv[3], leg=leg)  # type: ignore[arg-type]
-    if api == "uuid_hold":
-        argv = _argv(args, 1, 2, api)
-        if len(argv) == 2:
-            if argv[0] != "off":
-                raise CommandParseError(f"uuid_hold takes 'off', got {argv[0]!r}")
-            return Hold(uuid=argv[1], on=False)
-        return Hold(uuid=argv[0], on=True)
-    if api == "uuid_record":
-        argv = _argv(args, 3, 3, api)
-        if argv[1] not in ("start", "stop"):
-            raise CommandParseError(f"uuid_record takes start|stop, got {argv[1]!r}")
-        return Record(uuid=argv[0], path=argv[2], start=argv[1] == "start")
-    if api in ("uuid_send_dtmf", "uuid_recv_dtmf"):
-        argv = _argv(args, 2, 2, api)
-        cls = SendDtmf if api == "uuid_send_dtmf" else RecvDtmf
-        return cls(uuid=argv[0], digits=argv[1])
-    raise CommandParseError(f"unknown or unsupported API {api!r}")
+    parser = _PARSERS.get(api)
+    if parser is None:
+        raise CommandParseError(f"unknown or unsupported API {api!r}")
+    return parser(args)
 
 
 def parse_rendered_wire(data: bytes) -> Command:
