@@ -294,19 +294,13 @@ def _created_key(item: tuple[int, ChannelSnapshot]) -> tuple[int, int]:
     return (int(epoch) if isinstance(epoch, str) and epoch.isdigit() else 0, index)
 
 
-def build_resync_events(
+def _usable(
     normalizer: HeaderNormalizer,
     channels: Sequence[ChannelSnapshot],
-    node: str,
-    core_uuid: str | None = None,
-    on_bad_dump: Callable[[str, str], None] | None = None,
-) -> list[Event]:
-    """The resync events for a snapshot, ending with the :class:`Resynced` marker.
-
-    A channel whose dump the normalizer refuses is described from its list row instead; one
-    whose row is refused too is left out (and reported): a hostile or broken dump costs that
-    channel's detail, never the resync.
-    """
+    core_uuid: str | None,
+    on_bad_dump: Callable[[str, str], None] | None,
+) -> list[ChannelSnapshot]:
+    """The channels the normalizer accepts, each from its dump or else from its list row."""
     usable: list[ChannelSnapshot] = []
     for ch in channels:
         for attempt in ("dump", "row"):
@@ -321,20 +315,26 @@ def build_resync_events(
                 break
             usable.append(ch)
             break
+    return usable
 
-    ordered = [ch for _, ch in sorted(enumerate(usable), key=_created_key)]
-    order = {ch.uuid: i for i, ch in enumerate(ordered)}
-    by_uuid = {ch.uuid: ch for ch in ordered}
-    partners = _partners(ordered)
 
-    def make(ch: ChannelSnapshot, name: str, extra: Mapping[str, str] | None = None) -> Event:
+class _EventMaker:
+    """Builds one resync event of a channel, through the normalizer live events go through."""
+
+    def __init__(self, normalizer: HeaderNormalizer) -> None:
+        self._normalizer = normalizer
+
+    def __call__(self, ch: ChannelSnapshot, name: str, extra: Mapping[str, str] | None = None) -> Event:
         headers = dict(ch.headers)
         headers["Event-Name"] = name
         if extra:
             headers.update(extra)
-        return normalizer.from_headers(headers, None, resync=True)
+        return self._normalizer.from_headers(headers, None, resync=True)
 
-    events: list[Event] = [make(ch, "CHANNEL_CREATE") for ch in ordered]
+
+def _state_events(make: _EventMaker, ordered: Sequence[ChannelSnapshot], partners: Mapping[str, str]) -> list[Event]:
+    """Per channel, in order: ringing or early media, answered, parked."""
+    events: list[Event] = []
     for ch in ordered:
         early = _early_state(ch)
         if early is not None:
@@ -343,6 +343,14 @@ def build_resync_events(
             events.append(make(ch, "CHANNEL_ANSWER"))
         if ch.uuid not in partners and _application(ch) == "park":
             events.append(make(ch, "CHANNEL_PARK"))
+    return events
+
+
+def _bridge_events(make: _EventMaker, ordered: Sequence[ChannelSnapshot], partners: Mapping[str, str]) -> list[Event]:
+    """One CHANNEL_BRIDGE per bridged pair, on its A leg."""
+    order = {ch.uuid: i for i, ch in enumerate(ordered)}
+    by_uuid = {ch.uuid: ch for ch in ordered}
+    events: list[Event] = []
     done: set[str] = set()
     for ch in ordered:
         other = partners.get(ch.uuid)
@@ -357,10 +365,11 @@ def build_resync_events(
                 {"Other-Leg-Unique-ID": b, "Bridge-A-Unique-ID": a, "Bridge-B-Unique-ID": b},
             )
         )
-    for ch in ordered:
-        if _is_held(ch):
-            events.append(make(ch, "CHANNEL_HOLD"))
+    return events
 
+
+def _marker(ordered: Sequence[ChannelSnapshot], node: str, core_uuid: str | None) -> Resynced:
+    """The Resynced marker: exactly these channels, stamped with the latest time they carry."""
     core = core_uuid
     latest = 0.0
     for ch in ordered:
@@ -370,11 +379,33 @@ def build_resync_events(
         if stamp is not None and stamp.isdigit():
             latest = max(latest, int(stamp) / 1_000_000)
     applications = {ch.uuid: app for ch in ordered if (app := _application(ch)) is not None}
-    events.append(
-        Resynced(
-            node=node, core_uuid=core, timestamp=latest, uuids=[ch.uuid for ch in ordered], applications=applications
-        )
+    return Resynced(
+        node=node, core_uuid=core, timestamp=latest, uuids=[ch.uuid for ch in ordered], applications=applications
     )
+
+
+def build_resync_events(
+    normalizer: HeaderNormalizer,
+    channels: Sequence[ChannelSnapshot],
+    node: str,
+    core_uuid: str | None = None,
+    on_bad_dump: Callable[[str, str], None] | None = None,
+) -> list[Event]:
+    """The resync events for a snapshot, ending with the :class:`Resynced` marker.
+
+    A channel whose dump the normalizer refuses is described from its list row instead; one
+    whose row is refused too is left out (and reported): a hostile or broken dump costs that
+    channel's detail, never the resync.
+    """
+    usable = _usable(normalizer, channels, core_uuid, on_bad_dump)
+    ordered = [ch for _, ch in sorted(enumerate(usable), key=_created_key)]
+    partners = _partners(ordered)
+    make = _EventMaker(normalizer)
+    events: list[Event] = [make(ch, "CHANNEL_CREATE") for ch in ordered]
+    events += _state_events(make, ordered, partners)
+    events += _bridge_events(make, ordered, partners)
+    events += [make(ch, "CHANNEL_HOLD") for ch in ordered if _is_held(ch)]
+    events.append(_marker(ordered, node, core_uuid))
     return events
 
 
