@@ -290,6 +290,22 @@ class PredictivePacer:
         self._predicting = True
         live_ring = stats.ring[Outcome.LIVE]
         horizon = live_ring.quantile(0.5, 7.0) + snap.connect_deadline_s
+        live_probs = self._live_probs(snap, mix, p_live)
+        idle, free_probs = self._free_probs(stats, working, horizon)
+        budget = min(snap.headroom, int(self.max_ratio * len(working)) - len(snap.dials))
+        if budget <= 0:
+            return 0
+        free_probs = [p for p in free_probs if p > 1e-4]  # nearly-sure-busy agents change nothing
+        free = _poisson_binomial(free_probs, len(free_probs) + 1)
+        free_dist = [0.0] * idle + free  # shift by the idle agents
+        if len(live_probs) * len(free_dist) <= self.exact_limit:
+            k = _exact_dials(live_probs, free_dist, p_live, budget, tau)
+        else:
+            k = _normal_dials(live_probs, free_probs, idle, p_live, budget, tau)
+        return max(progressive, min(k, budget))
+
+    def _live_probs(self, snap: PacerSnapshot, mix: dict[Outcome, float], p_live: float) -> list[float]:
+        """Each dial in flight's chance of a live answer: waiting for an agent, answered, or ringing."""
         live_probs: list[float] = []
         amd_live = p_live / max(p_live + mix.get(Outcome.MACHINE, 0.0), 1e-9)
         for dial in snap.dials:
@@ -298,7 +314,11 @@ class PredictivePacer:
             elif dial.phase is DialPhase.ANSWERED:
                 live_probs.append(amd_live)
             else:
-                live_probs.append(self._live_given_ringing(stats, mix, dial.elapsed_s, snap.ring_timeout_s))
+                live_probs.append(self._live_given_ringing(snap.stats, mix, dial.elapsed_s, snap.ring_timeout_s))
+        return live_probs
+
+    def _free_probs(self, stats: DialStats, working: Sequence[AgentView], horizon: float) -> tuple[int, list[float]]:
+        """The idle agents, and each busy agent's chance of being free by the horizon."""
         free_probs: list[float] = []
         idle = 0
         wrap = stats.wrap
@@ -311,42 +331,7 @@ class PredictivePacer:
                 free_probs.append(0.0 if s <= 0 else max(0.0, s - wrap.survival(agent.in_phase_s + horizon)) / s)
             elif agent.phase is AgentPhase.TALKING:
                 free_probs.append(self._free_while_talking(stats, agent.in_phase_s, horizon, wrap_qs))
-        budget = min(snap.headroom, int(self.max_ratio * len(working)) - len(snap.dials))
-        if budget <= 0:
-            return 0
-        free_probs = [p for p in free_probs if p > 1e-4]  # nearly-sure-busy agents change nothing
-        free = _poisson_binomial(free_probs, len(free_probs) + 1)
-        free_dist = [0.0] * idle + free  # shift by the idle agents
-        k = 0
-        if len(live_probs) * len(free_dist) <= self.exact_limit:
-            live = _poisson_binomial(live_probs, len(free_dist) + 1)
-            while k < budget:
-                # P(L >= A): the next dial's live answer finds no free agent
-                tail = 1.0
-                p_abandon = 0.0
-                for a, pa in enumerate(free_dist):
-                    if a > 0:
-                        tail -= live[a - 1]
-                    if pa > 0.0:
-                        p_abandon += pa * max(0.0, tail)
-                if p_abandon > tau:
-                    break
-                k += 1
-                live = _add_bernoulli(live, p_live)
-        else:
-            mu_l = sum(live_probs)
-            var_l = sum(p * (1 - p) for p in live_probs)
-            mu_a = idle + sum(free_probs)
-            var_a = sum(p * (1 - p) for p in free_probs)
-            while k < budget:
-                sd = math.sqrt(var_l + var_a) or 1e-9
-                p_abandon = 0.5 * math.erfc(((mu_a - mu_l) - 0.5) / (sd * math.sqrt(2.0)))
-                if p_abandon > tau:
-                    break
-                k += 1
-                mu_l += p_live
-                var_l += p_live * (1 - p_live)
-        return max(progressive, min(k, budget))
+        return idle, free_probs
 
     @staticmethod
     def _live_given_ringing(stats: DialStats, mix: dict[Outcome, float], elapsed: float, timeout: float) -> float:
@@ -370,6 +355,50 @@ class PredictivePacer:
             if edge > elapsed:
                 total += (s - talk.survival(edge)) / s
         return total / len(wrap_qs)
+
+
+def _exact_dials(live_probs: list[float], free_dist: list[float], p_live: float, budget: int, tau: float) -> int:
+    """New dials while the exact abandon chance of the next one stays at most ``tau``."""
+    k = 0
+    live = _poisson_binomial(live_probs, len(free_dist) + 1)
+    while k < budget:
+        if _exact_abandon(live, free_dist) > tau:
+            break
+        k += 1
+        live = _add_bernoulli(live, p_live)
+    return k
+
+
+def _exact_abandon(live: list[float], free_dist: list[float]) -> float:
+    """P(L >= A): the next dial's live answer finds no free agent."""
+    tail = 1.0
+    p_abandon = 0.0
+    for a, pa in enumerate(free_dist):
+        if a > 0:
+            tail -= live[a - 1]
+        if pa > 0.0:
+            p_abandon += pa * max(0.0, tail)
+    return p_abandon
+
+
+def _normal_dials(
+    live_probs: list[float], free_probs: list[float], idle: int, p_live: float, budget: int, tau: float
+) -> int:
+    """As :func:`_exact_dials`, with L and A approximated by normals (too many terms to convolve)."""
+    mu_l = sum(live_probs)
+    var_l = sum(p * (1 - p) for p in live_probs)
+    mu_a = idle + sum(free_probs)
+    var_a = sum(p * (1 - p) for p in free_probs)
+    k = 0
+    while k < budget:
+        sd = math.sqrt(var_l + var_a) or 1e-9
+        p_abandon = 0.5 * math.erfc(((mu_a - mu_l) - 0.5) / (sd * math.sqrt(2.0)))
+        if p_abandon > tau:
+            break
+        k += 1
+        mu_l += p_live
+        var_l += p_live * (1 - p_live)
+    return k
 
 
 def _add_bernoulli(dist: list[float], p: float) -> list[float]:
