@@ -11,11 +11,15 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ctilink.config import Config, ConfigError, load_config, masked_dump
 from ctilink.config_checks import check_for_run
 from ctilink.dialer.campaign import CampaignConfig
 from ctilink.logs import configure_logging
+
+if TYPE_CHECKING:
+    from ctilink.store import SqliteStore
 
 
 def _cooperative() -> None:
@@ -158,68 +162,80 @@ def _campaign_configs(path: str | None) -> dict[str, CampaignConfig]:
 
 
 def _cmd_campaign(args: argparse.Namespace) -> int:
-    from ctilink.dialer.contacts import ImportError_, import_campaign_contacts
-    from ctilink.store import SqliteStore
-
     try:
         configured = _campaign_configs(args.config)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     if args.campaign_cmd == "import":
-        region = args.region or getattr(configured.get(args.campaign), "region", None) or "US"
-        if configured and args.campaign not in configured:
-            print(f"--campaign: {args.campaign!r} is not a campaign of {args.config}", file=sys.stderr)
-            return 2
-        try:
-            mapping = _mapping(args.map)
-        except ValueError as exc:
-            print(str(exc), file=sys.stderr)
-            return 2
-        store = SqliteStore(args.db)
-        try:
-            report = import_campaign_contacts(store, args.campaign, args.file, mapping, region, partial=args.partial)
-        except (ImportError_, ValueError) as exc:
-            print(f"{args.file}: {exc}", file=sys.stderr)
-            return 2
-        finally:
-            store.close()
-        for line_no, reason in report.rejected:
-            print(f"{args.file}:{line_no}: rejected: {reason}", file=sys.stderr)
-        applied = "imported" if report.committed else "NOT imported (fix the rows above or pass --partial)"
-        print(f"{report.rows} rows: {report.imported} contacts {applied}, {len(report.rejected)} rejected")
-        return 0 if report.committed else 2
+        return _campaign_import(args, configured)
+    return _campaign_report(args, configured)
+
+
+def _campaign_import(args: argparse.Namespace, configured: dict[str, CampaignConfig]) -> int:
+    from ctilink.dialer.contacts import ImportError_, import_campaign_contacts
+    from ctilink.store import SqliteStore
+
+    region = args.region or getattr(configured.get(args.campaign), "region", None) or "US"
+    if configured and args.campaign not in configured:
+        print(f"--campaign: {args.campaign!r} is not a campaign of {args.config}", file=sys.stderr)
+        return 2
+    try:
+        mapping = _mapping(args.map)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    store = SqliteStore(args.db)
+    try:
+        report = import_campaign_contacts(store, args.campaign, args.file, mapping, region, partial=args.partial)
+    except (ImportError_, ValueError) as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    for line_no, reason in report.rejected:
+        print(f"{args.file}:{line_no}: rejected: {reason}", file=sys.stderr)
+    applied = "imported" if report.committed else "NOT imported (fix the rows above or pass --partial)"
+    print(f"{report.rows} rows: {report.imported} contacts {applied}, {len(report.rejected)} rejected")
+    return 0 if report.committed else 2
+
+
+def _campaign_report(args: argparse.Namespace, configured: dict[str, CampaignConfig]) -> int:
+    from ctilink.store import SqliteStore
+
     store = SqliteStore(args.db)
     try:
         names = sorted(set(configured) | set(args.campaign or ()))
         if not names:
             print("name the campaigns with --config FILE or --campaign NAME", file=sys.stderr)
             return 2
-        rows = []
-        for name in names:
-            contacts = store.get_contacts(name, limit=10_000_000)
-            statuses: dict[str, int] = {}
-            for contact in contacts:
-                statuses[contact.status] = statuses.get(contact.status, 0) + 1
-            row: dict[str, object] = {"campaign": name, "contacts": len(contacts), "by_status": statuses}
-            cfg = configured.get(name)
-            if cfg is not None:
-                row["mode"] = cfg.mode.value
-                row["queue"] = cfg.queue
-            if args.campaign_cmd == "stats":
-                outcomes: dict[str, int] = {}
-                for contact in contacts:
-                    for attempt in store.attempts_for(name, contact.contact_id):
-                        key = attempt.outcome or "in_flight"
-                        outcomes[key] = outcomes.get(key, 0) + 1
-                live = outcomes.get("connected", 0) + outcomes.get("abandoned", 0)
-                row["attempts"] = outcomes
-                row["abandon_rate"] = round(outcomes.get("abandoned", 0) / live, 4) if live else 0.0
-            rows.append(row)
+        rows = [_campaign_row(store, name, configured.get(name), args.campaign_cmd == "stats") for name in names]
         print(json.dumps(rows, indent=2, sort_keys=True))
         return 0
     finally:
         store.close()
+
+
+def _campaign_row(store: SqliteStore, name: str, cfg: CampaignConfig | None, with_attempts: bool) -> dict[str, object]:
+    """One campaign's contacts by status (and with ``with_attempts``, its attempts by outcome)."""
+    contacts = store.get_contacts(name, limit=10_000_000)
+    statuses: dict[str, int] = {}
+    for contact in contacts:
+        statuses[contact.status] = statuses.get(contact.status, 0) + 1
+    row: dict[str, object] = {"campaign": name, "contacts": len(contacts), "by_status": statuses}
+    if cfg is not None:
+        row["mode"] = cfg.mode.value
+        row["queue"] = cfg.queue
+    if with_attempts:
+        outcomes: dict[str, int] = {}
+        for contact in contacts:
+            for attempt in store.attempts_for(name, contact.contact_id):
+                key = attempt.outcome or "in_flight"
+                outcomes[key] = outcomes.get(key, 0) + 1
+        live = outcomes.get("connected", 0) + outcomes.get("abandoned", 0)
+        row["attempts"] = outcomes
+        row["abandon_rate"] = round(outcomes.get("abandoned", 0) / live, 4) if live else 0.0
+    return row
 
 
 def build_parser() -> argparse.ArgumentParser:
