@@ -26,6 +26,7 @@ from ctilink.core.errors import AgentUnavailable, InvalidValue
 from ctilink.dialer.campaign import CampaignConfig, Mode
 from ctilink.dialer.dialer import PreviewAccept, PreviewOffered, PreviewSkip, ScheduleCallback, StartCampaign
 from ctilink.events import ChannelHungUp, ChannelParked
+from ctilink.testing.invariants import check_invariants
 
 LONDON = ["+442071230001", "+442071230002", "+442071230003"]
 INBOUND = "in-0001"
@@ -184,12 +185,12 @@ def test_reserve_and_release_in_the_engine() -> None:
     # a wish made while held is pending, and honoured by the release
     assert engine.handle(rq.AgentNotReady("1001", "lunch"), now).notifications == []
     assert engine.agent_view("1001").pending_not_ready == "lunch"
-    assert engine.check_invariants() == []
+    assert check_invariants(engine) == []
     eff = engine.handle(rq.ReleaseAgent("1001", "spring", "c1"), now + 4)
     assert [(n.new, n.reason) for n in eff.notifications if isinstance(n, nt.AgentStateChanged)] == [
         (AgentState.NOT_READY, "lunch")
     ]
-    assert engine.check_invariants() == []
+    assert check_invariants(engine) == []
 
 
 @pytest.mark.parametrize(
@@ -221,7 +222,7 @@ def test_only_the_reserved_contacts_leg_takes_the_reservation(variables: dict[st
     )
     assert not [c for c in eff.commands if isinstance(c, cmd.Originate)]  # held for the agent, not offered
     assert engine.agent_view("1001").reserved_for == "spring"
-    assert engine.check_invariants() == []
+    assert check_invariants(engine) == []
 
 
 def test_a_reserved_agent_whose_phone_is_busy_is_released_and_the_call_waits_for_them() -> None:
@@ -257,8 +258,8 @@ def test_a_reserved_agent_whose_phone_is_busy_is_released_and_the_call_waits_for
     view = engine.agent_view("1001")
     assert view.reserved_for is None and view.state is AgentState.ON_CALL
     assert [n.outcome for n in eff.notifications if isinstance(n, nt.StickyRouted)] == ["wait"]
-    assert engine.check_invariants() == []
+    assert check_invariants(engine) == []
     eff = engine.handle(ChannelHungUp(uuid="private-1", channel_name="sofia/internal/1001@10.0.0.5"), 4.0)
     (offer,) = [c for c in eff.commands if isinstance(c, cmd.Originate)]
     assert offer.variables["ctilink_agent_id"] == "1001"
-    assert engine.check_invariants() == []
+    assert check_invariants(engine) == []

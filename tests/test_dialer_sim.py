@@ -38,6 +38,7 @@ from ctilink.dialer.windows import CallingWindow
 from ctilink.events import MachineDetected
 from ctilink.sim import AgentBehaviour, CallerBehaviour, Fixed, SimulatedSwitch
 from ctilink.sim.models import OutboundAnswer
+from ctilink.testing.invariants import check_invariants
 
 MONDAY_NOON_UTC = 1_700_481_600.0  # 2023-11-20 12:00 UTC (12:00 in London)
 LONDON = [f"+4420712300{i:02d}" for i in range(1, 41)]
@@ -140,7 +141,7 @@ def test_progressive_answers_connect_to_the_agent_and_every_attempt_ends_connect
     assert starts == sorted(starts) and starts[1] - starts[0] > 30
     assert [run.contact(f"c{i}").status for i in (1, 2, 3)] == ["done"] * 3
     assert len(run.notes(nt.CallAnswered)) == 3 and not [e for e in run.sim.errors if not e.stale]
-    assert run.engine.check_invariants() == []
+    assert check_invariants(run.engine) == []
     stats = run.dialer.stats("spring", run.sim.now)
     assert stats.connected == 3 and stats.abandoned == 0 and stats.dials_in_flight == 0
 
@@ -325,4 +326,4 @@ def test_predictive_campaign_runs_an_hour_with_bounded_lines_and_one_outcome_per
     assert stats.connected > 50
     assert peak > len(agents) // 2
     assert stats.abandon_rate <= 0.1
-    assert run.engine.check_invariants() == [] and not [e for e in run.sim.errors if not e.stale]
+    assert check_invariants(run.engine) == [] and not [e for e in run.sim.errors if not e.stale]

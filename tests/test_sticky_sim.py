@@ -21,6 +21,7 @@ from ctilink.core import notifications as nt
 from ctilink.core.agent import AgentState
 from ctilink.core.config import StickyConfig
 from ctilink.sim import AgentBehaviour, CallerBehaviour, Exponential, LogNormal, SimulatedSwitch, Uniform
+from ctilink.testing.invariants import check_invariants
 
 DAY_S = 8 * 3600.0
 AGENTS = [f"a{i}" for i in range(10)]
@@ -104,11 +105,11 @@ def run_day(sticky: bool, seed: int = SEED) -> Day:
                 last_agent[number] = talked[-1]
         seen[0] += 1
         if seen[0] % 2000 == 0:
-            day.invariant_problems.extend(engine.check_invariants())
+            day.invariant_problems.extend(check_invariants(engine))
 
     sim.on_notification.append(observe)
     sim.run_until(DAY_S + 3600.0)  # the last callers are served or give up
-    day.invariant_problems.extend(engine.check_invariants())
+    day.invariant_problems.extend(check_invariants(engine))
     day.service_level = sim.stats.service_level
     day.answered = sim.stats.answered
     day.offered = sim.stats.offered

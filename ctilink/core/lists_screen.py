@@ -42,6 +42,7 @@ from functools import lru_cache
 from ctilink.core.config import DESTINATION_PATTERN, NAME_PATTERN, ListsConfig
 from ctilink.core.errors import (
     CtilinkError,
+    DoNotCallError,
     InvalidListEntry,
     InvalidNumber,
     InvalidValue,
@@ -170,6 +171,14 @@ class ListScreen:
             raise InvalidNumber("number", number, "a withheld id cannot be dialled")
         scopes = [f"campaign:{campaign}", GLOBAL] if campaign is not None else [GLOBAL]
         return normalized, self.matcher.match(normalized, list=ListName.DNC, scopes=scopes, now=now)
+
+    def ensure_dialable(self, number: str, campaign: str | None, now: float) -> str:
+        """The number as E.164 if it may be dialled; raises :class:`DoNotCallError` if it is on
+        the do-not-call list (``InvalidNumber`` if it is not a number)."""
+        normalized, entry = self.check_dnc(number, campaign, now)
+        if entry is not None:
+            raise DoNotCallError(normalized, entry)
+        return normalized
 
     # ------------------------------------------------------------------ changes
 

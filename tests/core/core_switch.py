@@ -1,6 +1,6 @@
 """Test helper (imported by the core tests) that plays the switch's part for the core engine: typed events in, effects out.
 
-Every input is followed by ``engine.check_invariants()``; a broken invariant fails the test at
+Every input is followed by ``check_invariants(engine)``; a broken invariant fails the test at
 the step that broke it.
 """
 
@@ -22,6 +22,7 @@ from ctilink.events import (
     ChannelProgress,
     JobCompleted,
 )
+from ctilink.testing.invariants import check_invariants
 
 T = TypeVar("T")
 
@@ -53,7 +54,7 @@ class Switch:
     def _record(self, effects: Effects) -> Effects:
         self.commands.extend(effects.commands)
         self.notes.extend(effects.notifications)
-        problems = self.engine.check_invariants()
+        problems = check_invariants(self.engine)
         assert problems == [], problems
         return effects
 

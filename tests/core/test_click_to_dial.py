@@ -99,15 +99,15 @@ def _connect(sw: Switch) -> tuple[str, str]:
 
 
 def _session(sw: Switch) -> c2d.Session:
-    (session,) = sw.engine._c2d.by_id.values()
+    (session,) = sw.engine.state.c2d.by_id.values()
     return session
 
 
 def _no_session(sw: Switch) -> None:
-    sessions = sw.engine._c2d
+    sessions = sw.engine.state.c2d
     assert cc.sessions(sw.engine) == 0
     assert (sessions.by_id, sessions.by_uuid, sessions.by_job) == ({}, {}, {})
-    assert sw.engine.agent_profile("1001") is not None and sw.engine._agents["1001"].click_to_dial is None
+    assert sw.engine.agent_profile("1001") is not None and sw.engine.state.agents["1001"].click_to_dial is None
     assert sw.engine.next_deadline() is None, "a click-to-dial timer outlived its session"
 
 
@@ -188,7 +188,7 @@ def test_agent_answers_customer_dialled_with_tagged_legs_bridged_then_recorded()
     queue_offer = sw.offers()[-1]
     assert queue_offer.variables["ctilink_role"] == "agent" and queue_offer.dial_string == "user/1001"
     assert sw.engine.agent_view("1001").talk_time_s == pytest.approx(100.0)
-    assert sw.engine._c2d.by_id == {}
+    assert sw.engine.state.c2d.by_id == {}
 
 
 def test_agent_hangs_up_first_the_customer_is_reaped_after_the_grace() -> None:

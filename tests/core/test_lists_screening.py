@@ -24,6 +24,7 @@ from ctilink.core.errors import (
 )
 from ctilink.events import ChannelParked, ExecuteComplete
 from ctilink.lists import Entry, build_entry
+from ctilink.testing.invariants import check_invariants
 
 CALLER = "15551230001"  # +15551230001 with default_region US
 E164 = "+15551230001"
@@ -533,4 +534,4 @@ def test_any_raw_list_input_is_added_or_refused_with_a_typed_error(**fields: obj
     else:
         assert isinstance(effects.error, InputError) and changed == []
         assert all(sw.engine.query_list(name) == [] for name in ("blacklist", "whitelist", "dnc"))
-    assert sw.engine.check_invariants() == []
+    assert check_invariants(sw.engine) == []

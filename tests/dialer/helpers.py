@@ -12,6 +12,7 @@ from ctilink.dialer.dialer import AttemptRecorded, ContactUpdated, Dialer
 from ctilink.dialer.runtime import CampaignEngine
 from ctilink.dialer.types import Contact
 from ctilink.events import ChannelAnswered, ChannelHungUp, ChannelParked, JobCompleted, MachineDetected
+from ctilink.testing.invariants import check_invariants
 
 MONDAY_NOON_UTC = 1_700_481_600.0  # 2023-11-20 12:00 UTC, a Monday
 
@@ -53,7 +54,7 @@ class Rig:
     def _rec(self, eff: Effects) -> Effects:
         self.commands.extend(eff.commands)
         self.notes.extend(eff.notifications)
-        assert self.engine.check_invariants() == []
+        assert check_invariants(self.engine) == []
         return eff
 
     def send(self, item: object) -> Effects:
