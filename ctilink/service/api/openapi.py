@@ -65,35 +65,35 @@ def _responses(route: Route) -> dict[str, Any]:
     return out
 
 
-def document() -> dict[str, Any]:
-    paths: dict[str, dict[str, Any]] = {}
-    for route in routes():
-        op: dict[str, Any] = {
-            "summary": route.summary,
-            "operationId": route.method.lower() + re.sub(r"[^A-Za-z0-9]+", "_", route.path).rstrip("_"),
-            "security": [{"bearer": []}],
-            "x-roles": list(route.roles),
-            "x-scope": {"rule": route.scope.name, "description": route.scope.description},
-            "responses": _responses(route),
+def _operation(route: Route) -> dict[str, Any]:
+    """One route's operation object: summary, id, roles, scope rule, parameters, body, responses."""
+    op: dict[str, Any] = {
+        "summary": route.summary,
+        "operationId": route.method.lower() + re.sub(r"[^A-Za-z0-9]+", "_", route.path).rstrip("_"),
+        "security": [{"bearer": []}],
+        "x-roles": list(route.roles),
+        "x-scope": {"rule": route.scope.name, "description": route.scope.description},
+        "responses": _responses(route),
+    }
+    params = [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+        for n in re.findall(r"{(\w+)}", route.path)
+    ]
+    params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in route.query]
+    if route.stream:
+        params.append({"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}})
+    if params:
+        op["parameters"] = params
+    if route.body is not None:
+        op["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}},
         }
-        params = [
-            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-            for n in re.findall(r"{(\w+)}", route.path)
-        ]
-        params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in route.query]
-        if route.stream:
-            params.append({"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}})
-        if params:
-            op["parameters"] = params
-        if route.body is not None:
-            op["requestBody"] = {
-                "required": False,
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}},
-            }
-        paths.setdefault(route.path, {})[route.method.lower()] = op
-    for path, (method, summary) in EXTRA.items():
-        paths[path] = {method: {"summary": summary, "security": [], "responses": {"200": {"description": "OK"}}}}
-    paths["/metrics"]["servers"] = METRICS_SERVERS
+    return op
+
+
+def _schemas() -> dict[str, Any]:
+    """The error body and every request body's JSON schema (their nested models hoisted beside them)."""
     schemas: dict[str, Any] = {
         "Error": {
             "type": "object",
@@ -115,6 +115,16 @@ def document() -> dict[str, Any]:
         schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, sub in schemas[model.__name__].pop("$defs", {}).items():
             schemas[name] = sub
+    return schemas
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes():
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    for path, (method, summary) in EXTRA.items():
+        paths[path] = {method: {"summary": summary, "security": [], "responses": {"200": {"description": "OK"}}}}
+    paths["/metrics"]["servers"] = METRICS_SERVERS
     return {
         "openapi": "3.1.0",
         "info": {
@@ -123,7 +133,7 @@ def document() -> dict[str, Any]:
             "description": _DESCRIPTION,
         },
         "servers": [{"url": "http://127.0.0.1:8080"}],
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": _schemas()},
         "paths": dict(sorted(paths.items())),
     }
 
