@@ -9,8 +9,8 @@ Rules:
 - Counters move on notifications (:meth:`DialerMetrics.observe`): an attempt counts once, when it
   has ended with a dial outcome; gauges are set from the dialer's stats (:meth:`DialerMetrics.refresh`).
 
-The dialer's types are read by class name and attribute, so this module does not import the dialer
-at load time (only its outcome vocabulary, when the metrics are built).
+The dialer's notifications and stats are read by class name and attribute (as the KPI metrics read
+the engine's), so only the outcome vocabulary is imported from the dialer.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from ctilink.dialer.campaign import AttemptOutcome
 from ctilink.service.metric_labels import CappedLabel
 
 __all__ = ["DialerMetrics"]
@@ -36,8 +37,6 @@ class DialerMetrics:
     """
 
     def __init__(self, registry: CollectorRegistry, *, max_campaigns: int = 64) -> None:
-        from ctilink.dialer.campaign import AttemptOutcome
-
         self._campaigns = CappedLabel(cap=max_campaigns)
         self._outcomes = CappedLabel(allowed={o.value for o in AttemptOutcome})
         self._reasons = CappedLabel(allowed={"dnc", "blacklist", "window", "max-attempts"})
