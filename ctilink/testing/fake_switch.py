@@ -6,7 +6,8 @@ Rules:
   ``event plain|json <names>|ALL`` -> ``+OK event listener enabled <fmt>``; ``filter``,
   ``noevents``; ``api`` -> ``api/response`` with a byte Content-Length; ``bgapi`` ->
   ``+OK Job-UUID: <id>`` then a BACKGROUND_JOB event; ``exit`` -> ``+OK bye`` then
-  ``text/disconnect-notice`` and close. Events go to each subscribed client in its format.
+  ``text/disconnect-notice`` and close. Events go to each subscribed client in its format
+  (a client's subscription, filters and reads: :mod:`ctilink.testing.fake_listener`).
 - Event header sets, names and order follow the recorded fixtures (common header block, channel
   data, Caller-* profile, Other-Leg-* when bridged, ``variable_*``). Event-Sequence increases,
   Event-Date-Timestamp is microseconds, Core-UUID is fixed per instance.
@@ -44,7 +45,6 @@ Run standalone for benches: ``python -m ctilink.testing.fake_switch_cli --port 8
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import time
@@ -55,7 +55,6 @@ from typing import TypeVar
 
 import gevent
 import gevent.event
-import gevent.lock
 import gevent.server
 import gevent.socket
 
@@ -70,6 +69,7 @@ from ctilink.testing.fake_channels import (
     show_channels_json,
     uptime,
 )
+from ctilink.testing.fake_listener import Listener, read_commands
 
 VERSION = "1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit"
 
@@ -92,41 +92,6 @@ def _wait_until(
         if left <= 0:
             raise TimeoutError(what())
         changed.wait(left)
-
-
-class _Client:
-    def __init__(self, sock: gevent.socket.socket) -> None:
-        self.sock = sock
-        self.fmt: str | None = None
-        self.all_events = False
-        self.events: set[str] = set()
-        self.filters: list[tuple[str, str]] = []
-        self.authed = False
-        self.lock = gevent.lock.Semaphore()
-        self.closed = False
-
-    def send(self, data: bytes) -> None:
-        with self.lock:
-            if self.closed:
-                return
-            try:
-                self.sock.sendall(data)
-            except OSError:
-                self.closed = True
-
-    def close(self) -> None:
-        self.closed = True
-        with contextlib.suppress(OSError):
-            self.sock.close()
-
-    def wants(self, headers: dict[str, str]) -> bool:
-        if self.fmt is None or not self.authed:
-            return False
-        name = headers.get("Event-Name", "")
-        ok = self.all_events or name in self.events or headers.get("Event-Subclass", "") in self.events
-        if ok and self.filters:
-            ok = any(headers.get(k) == v for k, v in self.filters)
-        return ok
 
 
 class FakeSwitch:
@@ -156,7 +121,7 @@ class FakeSwitch:
         self.endpoints: dict[str, Endpoint] = {}
         self.default_endpoint = Endpoint()
         self._api_handlers: dict[str, Callable[[str], str]] = {}
-        self._clients: list[_Client] = []
+        self._clients: list[Listener] = []
         self._seq = itertools.count(1000)
         self._session_count = itertools.count(1)
         self._sessions_since_start = 0
@@ -528,7 +493,7 @@ class FakeSwitch:
             ch.application, ch.application_data = req.application, req.application_arg
         return f"+OK {uid}\n"
 
-    def _bgapi(self, client: _Client, text: str, job_uuid: str) -> None:
+    def _bgapi(self, client: Listener, text: str, job_uuid: str) -> None:
         cmd, _, args = text.partition(" ")
         body = self._run_api(text, background=True)
         self.job_results[job_uuid] = body
@@ -721,7 +686,7 @@ class FakeSwitch:
         )
 
     # -- connection handling ----------------------------------------------------------------------------
-    def _reply(self, c: _Client, data: bytes) -> None:
+    def _reply(self, c: Listener, data: bytes) -> None:
         if not self._silent:
             c.send(data)
 
@@ -729,7 +694,7 @@ class FakeSwitch:
         # mod_event_socket sets TCP_NODELAY on accepted sockets; without it each small reply
         # waits behind the client's delayed ACK (~40 ms).
         sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
-        c = _Client(sock)
+        c = Listener(sock)
         if self._reject:
             body = b"Access Denied, go away.\n"
             c.send(esl_wire.frame([("Content-Type", "text/rude-rejection"), ("Content-Length", str(len(body)))], body))
@@ -737,19 +702,9 @@ class FakeSwitch:
             return
         self._clients.append(c)
         c.send(esl_wire.frame([("Content-Type", "auth/request")]))
-        buf = b""
         try:
-            while not c.closed:
-                while b"\n\n" not in buf:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk.replace(b"\r\n", b"\n")
-                block, _, buf = buf.partition(b"\n\n")
-                lines = block.decode("utf-8", errors="replace").split("\n")
-                if not lines[0]:
-                    continue
-                self._command(c, lines[0], lines[1:])
+            for line, header_lines in read_commands(sock, c):
+                self._command(c, line, header_lines)
         except OSError:
             pass
         finally:
@@ -757,7 +712,7 @@ class FakeSwitch:
             if c in self._clients:
                 self._clients.remove(c)
 
-    def _command(self, c: _Client, line: str, header_lines: list[str]) -> None:
+    def _command(self, c: Listener, line: str, header_lines: list[str]) -> None:
         self.commands.append(line)
         self._command_arrived.set()
         for hook in self.on_command:
@@ -773,24 +728,11 @@ class FakeSwitch:
                 c.close()
             return
         if verb == "event":
-            fmt, _, names = rest.partition(" ")
-            if fmt not in ("plain", "json"):
-                self._reply(c, esl_wire.command_reply("-ERR invalid format"))
-                return
-            c.fmt = fmt
-            for n in names.split():
-                if n == "ALL":
-                    c.all_events = True
-                else:
-                    c.events.add(n)
-            self._reply(c, esl_wire.command_reply(f"+OK event listener enabled {fmt}"))
+            self._reply(c, c.subscribe(rest))
         elif verb == "filter":
-            k, _, v = rest.partition(" ")
-            c.filters.append((k, v))
-            self._reply(c, esl_wire.command_reply(f"+OK filter added. [{k}]=[{v}]"))
+            self._reply(c, c.add_filter(rest))
         elif verb == "noevents":
-            c.fmt, c.all_events, c.events = None, False, set()
-            self._reply(c, esl_wire.command_reply("+OK no longer listening for events"))
+            self._reply(c, c.stop_events())
         elif verb == "api":
             self._reply(c, esl_wire.api_response(self._run_api(rest)))
         elif verb == "bgapi":
