@@ -83,13 +83,38 @@ def on_arrival(s: EngineState, ev: ChannelParked) -> None:
 
 
 def arrive(s: EngineState, ev: ChannelParked, reserved: Agent | None) -> None:
-    now = s.now
+    """The stages in order: a call, its queue and priority, its screening, then its route."""
+    call = _new_call(s, ev)
+    rt = _take_queue(s, call, ev)
+    verdict, decision = _screen(s, call, ev)
+    s.note(CallArrived(call.call_id, call.uuid, call.queue, call.caller_number, call.priority, s.now))
+    if _turned_away(s, call, verdict, decision):
+        return
+    done, green = _green_channel(s, call, verdict, decision)
+    if done:
+        return
+    if rt is None:
+        if green is not None:
+            assert verdict is not None
+            screened(s, call, verdict, "green-fallback")
+        queueing.take_default_route(s, call, "unknown-queue")
+        return
+    if _ring_directly(s, call, rt, reserved, decision, verdict, green):
+        return
+    queueing.answer_and_music(s, call, rt)
+    queueing.join_queue(s, call, rt, CallEvent.QUEUE, keep_queued_at=False)
+    joined = s.queues.get(call.queue or "")  # not ``rt`` if it overflowed on arrival
+    if joined is not None and call.state is CallState.QUEUED and call.in_list:
+        sticky_routing.sticky_route(s, call, joined, ev.variables)
+
+
+def _new_call(s: EngineState, ev: ChannelParked) -> Call:
     call = Call(
         call_id=s.new_id(),
         uuid=ev.uuid,
         node=ev.node,
         seq=next(s.seq),
-        arrived_at=now,
+        arrived_at=s.now,
         caller_number=ev.caller_number,
         caller_name=ev.caller_name,
         destination_number=ev.destination_number,
@@ -97,6 +122,12 @@ def arrive(s: EngineState, ev: ChannelParked, reserved: Agent | None) -> None:
     s.calls[call.call_id] = call
     s.by_uuid[call.uuid] = call
     s.cmd(SetVariables(call.uuid, {"ctilink_call_id": call.call_id}, node=call.node))
+    return call
+
+
+def _take_queue(s: EngineState, call: Call, ev: ChannelParked) -> QueueRuntime | None:
+    """The call's queue (None: unknown, reported) and priority (a bad one reported, the queue's
+    default kept)."""
     name = ev.variables.get("ctilink_queue", "")
     rt = s.queues.get(name)
     if rt is None:
@@ -113,6 +144,11 @@ def arrive(s: EngineState, ev: ChannelParked, reserved: Agent | None) -> None:
             s.reject(InvalidValue("ctilink_priority", raw_priority, expected), "ChannelParked", ev.uuid)
         else:
             call.priority = parsed
+    return rt
+
+
+def _screen(s: EngineState, call: Call, ev: ChannelParked) -> tuple[Verdict | None, ScreenDecision]:
+    """The lists' verdict and the hook's decision; the call's priority as they raise it."""
     verdict = screen_lists(s, call)
     blocked = verdict is not None and verdict.blocks
     if verdict is not None and not blocked:
@@ -122,25 +158,35 @@ def arrive(s: EngineState, ev: ChannelParked, reserved: Agent | None) -> None:
     if decision.action == "accept" or decision.action == "agent":
         if decision.priority is not None:
             call.priority = decision.priority
-    s.note(CallArrived(call.call_id, call.uuid, call.queue, call.caller_number, call.priority, now))
-    if blocked:
-        assert verdict is not None
+    return verdict, decision
+
+
+def _turned_away(s: EngineState, call: Call, verdict: Verdict | None, decision: ScreenDecision) -> bool:
+    """A blacklisted caller, or one the hook rejects or sends to an extension: True if so."""
+    if verdict is not None and verdict.blocks:
         block(s, call, verdict)
-        return
+        return True
     if decision.action == "reject":
         s.cmd(Hangup(call.uuid, decision.cause, node=call.node))
         queueing.end_call(s, call, Disposition.REJECTED, "screened", True)
-        return
+        return True
     if decision.action == "extension":
         assert decision.destination is not None
         context = decision.context or s.config.transfer_context
         call.transfers.append(
-            TransferRecord(now, "screen-extension", decision.destination, call.queue, None, "screened")
+            TransferRecord(s.now, "screen-extension", decision.destination, call.queue, None, "screened")
         )
         s.cmd(Transfer(call.uuid, decision.destination, context=context, node=call.node))
         queueing.end_call(s, call, Disposition.TRANSFERRED_OUT, "screened", True)
-        return
-    # Whitelist: the VIP priority is set; a green-channel target skips the queue if it can.
+        return True
+    return False
+
+
+def _green_channel(
+    s: EngineState, call: Call, verdict: Verdict | None, decision: ScreenDecision
+) -> tuple[bool, str | None]:
+    """Whitelist: the VIP priority is set; a green-channel extension takes the call at once.
+    Returns (the call went there, the green-channel agent still to try)."""
     green = verdict.entry.target if verdict is not None and decision.action == "accept" else None
     if verdict is not None and green is None:
         screened(s, call, verdict, "vip")
@@ -148,18 +194,26 @@ def arrive(s: EngineState, ev: ChannelParked, reserved: Agent | None) -> None:
         assert verdict is not None
         if _DESTINATION.match(green):
             screened(s, call, verdict, "green-extension")
-            call.transfers.append(TransferRecord(now, "green-channel", green, call.queue, None, "whitelist"))
+            call.transfers.append(TransferRecord(s.now, "green-channel", green, call.queue, None, "whitelist"))
             s.cmd(Transfer(call.uuid, green, context=s.config.transfer_context, node=call.node))
             queueing.end_call(s, call, Disposition.TRANSFERRED_OUT, "green-channel", True)
-            return
+            return True, None
         screened(s, call, verdict, "green-fallback")
         green = None
-    if rt is None:
-        if green is not None:
-            assert verdict is not None
-            screened(s, call, verdict, "green-fallback")
-        queueing.take_default_route(s, call, "unknown-queue")
-        return
+    return False, green
+
+
+def _ring_directly(
+    s: EngineState,
+    call: Call,
+    rt: QueueRuntime,
+    reserved: Agent | None,
+    decision: ScreenDecision,
+    verdict: Verdict | None,
+    green: str | None,
+) -> bool:
+    """Ring one agent without queueing: the one reserved for this customer, the hook's agent or
+    the green-channel agent, in that order, whoever can take it. True if one rings."""
     if reserved is not None:
         if reserved.usable_endpoint() is not None and reserved.busy_count() < reserved.profile.max_calls:
             # The agent was held for this very customer (preview accepted, callback kept): ring
@@ -168,7 +222,7 @@ def arrive(s: EngineState, ev: ChannelParked, reserved: Agent | None) -> None:
             call.sticky_agent, call.sticky_source = reserved.id, "preferred"
             sticky_routing.sticky_note(s, call, reserved.id, "hit")
             offer_direct(s, call, rt, reserved)
-            return
+            return True
         # Their phone cannot ring now (unregistered, a private call): free them first, so the
         # preferred-agent rule below sees their real state.
         settle.release(s, reserved)
@@ -176,7 +230,7 @@ def arrive(s: EngineState, ev: ChannelParked, reserved: Agent | None) -> None:
         agent = s.agents.get(decision.agent_id or "")
         if agent is not None and pools.offerable(s, agent, direct=True):
             offer_direct(s, call, rt, agent)
-            return
+            return True
         s.reject(
             AgentUnavailable(decision.agent_id or "", "screen routed to an agent who cannot take it"),
             "screen",
@@ -188,13 +242,9 @@ def arrive(s: EngineState, ev: ChannelParked, reserved: Agent | None) -> None:
         if pools.offerable(s, agent, direct=True):
             screened(s, call, verdict, "green-agent")
             offer_direct(s, call, rt, agent)
-            return
+            return True
         screened(s, call, verdict, "green-fallback")
-    queueing.answer_and_music(s, call, rt)
-    queueing.join_queue(s, call, rt, CallEvent.QUEUE, keep_queued_at=False)
-    joined = s.queues.get(call.queue or "")  # not ``rt`` if it overflowed on arrival
-    if joined is not None and call.state is CallState.QUEUED and call.in_list:
-        sticky_routing.sticky_route(s, call, joined, ev.variables)
+    return False
 
 
 def offer_direct(s: EngineState, call: Call, rt: QueueRuntime, agent: Agent) -> None:

@@ -25,6 +25,7 @@ from ctilink.commands import (
 )
 from ctilink.core import adoption, arrival, channels, click_to_dial_legs, offers, pools, queueing, settle
 from ctilink.core.agent import (
+    Agent,
     AgentEvent,
     AgentState,
 )
@@ -144,6 +145,14 @@ def adopt(s: EngineState, adopted: adoption.AdoptedCall) -> None:
         s.cmd(Playback(call.uuid, rt.config.hold_music, node=call.node))
         queueing.join_queue(s, call, rt, CallEvent.QUEUE, keep_queued_at=False)
         return
+    _rejoin_agent(s, adopted, call, found_leg, agent)
+
+
+def _rejoin_agent(
+    s: EngineState, adopted: adoption.AdoptedCall, call: Call, found_leg: adoption.Found, agent: Agent
+) -> None:
+    """The adopted call is on ``agent``'s leg: connected again, bridged again if it was not."""
+    now = s.now
     call.attempts = 1
     leg = Leg(
         uuid=found_leg.uuid,
@@ -151,7 +160,7 @@ def adopt(s: EngineState, adopted: adoption.AdoptedCall) -> None:
         call_id=call.call_id,
         agent_id=agent.id,
         attempt=1,
-        queue=rt.name,
+        queue=call.queue or "",
         node=call.node,
         offered_at=now,
         state=LegState.CONNECTED,

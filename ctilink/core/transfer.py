@@ -18,7 +18,9 @@ from ctilink.commands import (
 )
 from ctilink.core import offers, pools, queueing
 from ctilink.core import requests as rq
+from ctilink.core.agent import Agent
 from ctilink.core.call import (
+    Call,
     CallEvent,
     CallState,
     Disposition,
@@ -38,6 +40,7 @@ from ctilink.core.errors import (
 from ctilink.core.notifications import (
     CallTransferred,
 )
+from ctilink.core.queue import QueueRuntime
 from ctilink.core.state import EngineState
 
 _DESTINATION = re.compile(DESTINATION_PATTERN)
@@ -48,28 +51,10 @@ def transfer(s: EngineState, req: rq.TransferCall) -> None:
     call = s.calls.get(req.call_id)
     if call is None or call.state is CallState.ENDED:
         raise UnknownCall(req.call_id)
-    targets = [t for t in (req.queue, req.agent_id, req.number) if t is not None]
-    if len(targets) != 1:
-        raise InvalidValue("target", f"{len(targets)} targets", "exactly one of queue, agent_id, number")
-    if call.state is not CallState.CONNECTED or call.connected is None:
-        raise CallNotConnected(call.call_id, call.state.value)
-    rt = agent = None
-    if req.queue is not None:
-        rt = s.queues.get(req.queue)
-        if rt is None:
-            raise UnknownQueue(req.queue, where="TransferCall.queue")
-    elif req.agent_id is not None:
-        agent = s.agent(req.agent_id)
-        if not pools.offerable(s, agent, direct=True):
-            raise AgentUnavailable(agent.id, f"state {agent.state.value}")
-    else:
-        assert req.number is not None
-        if not _DESTINATION.match(req.number):
-            raise InvalidValue("number", req.number, "digits or a plain extension name")
-        if req.context is not None and not _NAME.match(req.context):
-            raise InvalidValue("context", req.context, "a plain dialplan context name")
+    rt, agent = _target(s, req, call)
     now = s.now
     leg = call.connected
+    assert leg is not None
     if rt is not None:
         kind, target = "queue", req.queue
     elif agent is not None:
@@ -98,3 +83,29 @@ def transfer(s: EngineState, req: rq.TransferCall) -> None:
         call.timer_token += 1
         call.start_waiting(now)
         offers.offer(s, call, agent)
+
+
+def _target(s: EngineState, req: rq.TransferCall, call: Call) -> tuple[QueueRuntime | None, Agent | None]:
+    """The one target, validated before anything changes: (queue, None), (None, agent), or
+    (None, None) for a number."""
+    targets = [t for t in (req.queue, req.agent_id, req.number) if t is not None]
+    if len(targets) != 1:
+        raise InvalidValue("target", f"{len(targets)} targets", "exactly one of queue, agent_id, number")
+    if call.state is not CallState.CONNECTED or call.connected is None:
+        raise CallNotConnected(call.call_id, call.state.value)
+    if req.queue is not None:
+        rt = s.queues.get(req.queue)
+        if rt is None:
+            raise UnknownQueue(req.queue, where="TransferCall.queue")
+        return rt, None
+    if req.agent_id is not None:
+        agent = s.agent(req.agent_id)
+        if not pools.offerable(s, agent, direct=True):
+            raise AgentUnavailable(agent.id, f"state {agent.state.value}")
+        return None, agent
+    assert req.number is not None
+    if not _DESTINATION.match(req.number):
+        raise InvalidValue("number", req.number, "digits or a plain extension name")
+    if req.context is not None and not _NAME.match(req.context):
+        raise InvalidValue("context", req.context, "a plain dialplan context name")
+    return None, None
