@@ -18,7 +18,10 @@ Rules:
   them; the call of that campaign naming them as preferred agent takes the reservation (it is
   offered to them, ``OFFER`` from ``RESERVED``), and ``RELEASE`` (or ``RELEASE_PAUSE`` /
   ``RELEASE_LOGOUT``, honouring a wish made meanwhile) gives them back. The state is
-  ``RESERVED`` either way: the agent is spoken for and must not be offered anything else.
+  ``RESERVED`` either way (the agent is spoken for and must not be offered anything else); its
+  typed reason, :class:`Hold`, says which: :data:`HOLDS` names it for every event that enters
+  or stays in ``RESERVED`` (``RINGING``: an offer's leg is on its way; ``OUTBOUND``: held for a
+  campaign's contact, no leg yet).
 - A click-to-dial (``DIAL``) puts an available or not-ready agent ``ON_CALL`` at once, while their
   own phone rings: the session (``click_to_dial``) keeps them out of routing until it frees them
   with the usual hang-up events (back to not ready, same reason, if they came from there).
@@ -84,6 +87,13 @@ class AgentEvent(StrEnum):
     DIAL = "dial"  # the agent asked for a click-to-dial: their phone rings for their own call
 
 
+class Hold(StrEnum):
+    """Why a ``RESERVED`` agent is spoken for."""
+
+    RINGING = "ringing"  # an offer's leg is on its way to their phone
+    OUTBOUND = "outbound"  # held for a campaign's contact (preview, kept callback): no leg yet
+
+
 S = AgentState
 E = AgentEvent
 
@@ -140,6 +150,14 @@ TRANSITIONS: dict[AgentState, dict[AgentEvent, AgentState]] = {
         E.ANSWER: S.ON_CALL,  # picked up a line that rang on: ends the previous call's wrap-up
         E.ADOPT: S.ON_CALL,
     },
+}
+
+#: The hold an event puts a ``RESERVED`` agent in (every event whose target is ``RESERVED``).
+HOLDS: dict[AgentEvent, Hold] = {
+    E.OFFER: Hold.RINGING,  # also the reservation's own call, offered to its agent
+    E.HANGUP_RINGING: Hold.RINGING,
+    E.WRAP_UP_END_RINGING: Hold.RINGING,
+    E.RESERVE: Hold.OUTBOUND,
 }
 
 del S, E
@@ -225,6 +243,7 @@ class Agent:
     staffed: bool = False
     logged_in_flag: bool = False
     reservation: Reservation | None = None  # held for an outbound contact (state RESERVED, no leg)
+    hold: Hold | None = None  # why the agent is RESERVED (None in every other state)
     # The click-to-dial session (its call id) the agent is on: ON_CALL without an ACD leg and out
     # of routing until that session frees them (ctilink.core.click_to_dial).
     click_to_dial: str | None = None
@@ -253,6 +272,7 @@ class Agent:
         state's start time, so durations stay true)."""
         target = transition(self.state, event, self.id)
         old = self.state
+        self.hold = HOLDS[event] if target is AgentState.RESERVED else None
         if target is old and (event is not AgentEvent.NOT_READY or reason == self.reason):
             return None
         duration = max(0.0, now - self.state_since)
@@ -263,10 +283,12 @@ class Agent:
 
 
 __all__ = [
+    "HOLDS",
     "TRANSITIONS",
     "Agent",
     "AgentEvent",
     "AgentState",
+    "Hold",
     "Reservation",
     "channel_user",
     "registration_key",

@@ -37,7 +37,7 @@ Theory of operation:
 - Sticky routing (``sticky.py``): a call that joins its first queue is offered to its remembered
   (or ``ctilink_preferred_agent``) agent first; while that agent is busy the call is *held*: it
   keeps its place in the queue's position list but sits in no per-step list, so no other agent is
-  matched to it and the calls behind it flow on. The agent freeing up (``_match_agent`` serves
+  matched to it and the calls behind it flow on. The agent freeing up (``matching.match_agent`` serves
   held calls first), the wait running out (``sticky`` timer) or the agent leaving releases it.
 
 - Outbound reservations: ``ReserveAgent`` holds an available agent (``RESERVED``, no leg) for a

@@ -39,6 +39,7 @@ from ctilink.core.agent import (
     Agent,
     AgentEvent,
     AgentState,
+    Hold,
 )
 from ctilink.core.call import (
     Call,
@@ -294,7 +295,7 @@ def leg_gone(s: EngineState, leg: Leg, cause: str, sip_code: int | None = None) 
         return
     agent.legs.pop(leg.uuid, None)
     s.dirty_agents[agent.id] = None
-    if agent.state is AgentState.RESERVED and not agent.legs:
+    if agent.hold is Hold.RINGING and not agent.legs:  # the last offer ringing them is over
         delay = agent.pending_delay
         agent.pending_delay = 0.0
         event = settle.settle(s, agent, Moment.OFFER_CLOSED, leg.result.value if leg.result else None)

@@ -12,7 +12,7 @@ any concern shows up as a named disagreement, not as a wrong routing decision la
 
 from __future__ import annotations
 
-from ctilink.core.agent import Agent, AgentState
+from ctilink.core.agent import Agent, AgentState, Hold
 from ctilink.core.call import Call, CallState, LegState
 from ctilink.core.click_to_dial import ClickToDialState
 from ctilink.core.engine import Engine
@@ -66,6 +66,12 @@ def _agent_problems(s: EngineState, agent: Agent) -> list[str]:
         leg.state in (LegState.ORIGINATING, LegState.RINGING, LegState.CONNECTED) for leg in legs
     ):
         problems.append(f"agent {agent.id} is {agent.state.value} with a live leg")
+    if (agent.state is AgentState.RESERVED) != (agent.hold is not None):
+        problems.append(f"agent {agent.id} is {agent.state.value} with hold {agent.hold}")
+    if (agent.hold is Hold.OUTBOUND) != (agent.reservation is not None):
+        problems.append(f"agent {agent.id}: hold {agent.hold} but reservation {agent.reservation}")
+    if agent.hold is Hold.RINGING and not legs:
+        problems.append(f"agent {agent.id} is held for a ringing offer without a leg")
     if agent.state is AgentState.WRAP_UP and agent.wrap_until is None:
         problems.append(f"agent {agent.id} is in wrap-up without a deadline")
     if agent.in_pools != offerable(s, agent):
