@@ -16,30 +16,11 @@ import structlog
 
 from ctilink.core import pools, presence, queueing
 from ctilink.core import requests as rq
-from ctilink.core.agent import (
-    Agent,
-    AgentState,
-    registration_key,
-)
-from ctilink.core.call import (
-    Call,
-)
-from ctilink.core.config import (
-    AgentProfile,
-    OverflowAction,
-    QueueConfig,
-    check_queue_references,
-    queue_skill_names,
-)
-from ctilink.core.errors import (
-    AgentBusy,
-    ConfigError,
-    InvalidValue,
-    UnknownSkill,
-)
-from ctilink.core.notifications import (
-    ListChanged,
-)
+from ctilink.core.agent import Agent, AgentState, registration_key
+from ctilink.core.call import Call
+from ctilink.core.config import AgentProfile, OverflowAction, QueueConfig, check_queue_references, queue_skill_names
+from ctilink.core.errors import AgentBusy, ConfigError, InvalidValue, UnknownSkill
+from ctilink.core.notifications import ListChanged
 from ctilink.core.queue import QueueRuntime
 from ctilink.core.routing import compile_steps
 from ctilink.core.state import EngineState

@@ -17,18 +17,9 @@ import structlog
 
 from ctilink.core import admin, pools, settle
 from ctilink.core import requests as rq
-from ctilink.core.agent import (
-    AgentEvent,
-    AgentState,
-    Reservation,
-    transition,
-)
-from ctilink.core.call import (
-    Leg,
-)
-from ctilink.core.config import (
-    NAME_PATTERN,
-)
+from ctilink.core.agent import AgentEvent, AgentState, Reservation, transition
+from ctilink.core.call import Leg
+from ctilink.core.config import NAME_PATTERN
 from ctilink.core.errors import (
     AgentUnavailable,
     InvalidValue,

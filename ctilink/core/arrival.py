@@ -23,49 +23,22 @@ from collections.abc import Mapping
 
 import structlog
 
-from ctilink.commands import (
-    Hangup,
-    SetVariables,
-    Transfer,
-)
+from ctilink.commands import Hangup, SetVariables, Transfer
 from ctilink.core import matching, offers, pools, queueing, settle, sticky_routing
-from ctilink.core.agent import (
-    Agent,
-    AgentState,
-)
-from ctilink.core.call import (
-    Call,
-    CallEvent,
-    CallState,
-    Disposition,
-    TransferRecord,
-)
-from ctilink.core.config import (
-    DESTINATION_PATTERN,
-    NAME_PATTERN,
-    OverflowAction,
-)
-from ctilink.core.errors import (
-    AgentUnavailable,
-    InvalidValue,
-    ScreenFailed,
-    UnknownQueue,
-)
+from ctilink.core.agent import Agent, AgentState
+from ctilink.core.call import Call, CallEvent, CallState, Disposition, TransferRecord
+from ctilink.core.config import CAUSE_PATTERN, DESTINATION_PATTERN, NAME_PATTERN, OverflowAction
+from ctilink.core.errors import AgentUnavailable, InvalidValue, ScreenFailed, UnknownQueue
 from ctilink.core.lists_screen import Verdict
-from ctilink.core.notifications import (
-    CallArrived,
-    CallScreened,
-)
+from ctilink.core.notifications import CallArrived, CallScreened
 from ctilink.core.queue import QueueRuntime
 from ctilink.core.screening import ScreenDecision
 from ctilink.core.state import EngineState
-from ctilink.events import (
-    ChannelParked,
-)
+from ctilink.events import ChannelParked
 from ctilink.lists.model import BlockAction
 
 log = structlog.get_logger("ctilink.core")
-_CAUSE = re.compile(r"^[A-Z_]{1,40}$")
+_CAUSE = re.compile(CAUSE_PATTERN)
 _PRIORITY = re.compile(r"^[0-9]{1,3}$")
 _DESTINATION = re.compile(DESTINATION_PATTERN)
 _NAME = re.compile(NAME_PATTERN)

@@ -24,11 +24,12 @@ from ctilink.core import click_to_dial_legs
 from ctilink.core import requests as rq
 from ctilink.core.call import Call, CallState
 from ctilink.core.click_to_dial import ClickToDial
+from ctilink.core.config import CAUSE_PATTERN
 from ctilink.core.errors import InvalidValue, NoCallForAgent, UnknownCall
 from ctilink.core.state import EngineState
 from ctilink.values import DIAL_STRING_RE
 
-_CAUSE = re.compile(r"^[A-Z_]{1,40}$")
+_CAUSE = re.compile(CAUSE_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)

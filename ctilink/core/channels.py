@@ -11,16 +11,9 @@ Rules:
 
 from __future__ import annotations
 
-from ctilink.commands import (
-    Hangup,
-    Playback,
-)
+from ctilink.commands import Hangup, Playback
 from ctilink.core import arrival, click_to_dial_legs, offers, presence, queueing
-from ctilink.core.call import (
-    Call,
-    CallState,
-    Disposition,
-)
+from ctilink.core.call import Call, CallState, Disposition
 from ctilink.core.state import EngineState, Timer
 from ctilink.events import (
     ChannelAnswered,

@@ -38,6 +38,7 @@ from ctilink.core.click_to_dial import (
     Trigger,
     record,
 )
+from ctilink.core.config import CAUSE_PATTERN
 from ctilink.core.errors import AgentUnavailable, InvalidValue
 from ctilink.core.notifications import CallEnded
 from ctilink.core.offers import offer_outcome
@@ -60,7 +61,7 @@ from ctilink.values import DIAL_STRING_RE
 log = structlog.get_logger("ctilink.core.click_to_dial")
 
 _NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
-_CAUSE = re.compile(r"^[A-Z_]{1,40}$")
+_CAUSE = re.compile(CAUSE_PATTERN)
 
 
 # ---------------------------------------------------------------------------------- the request

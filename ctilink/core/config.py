@@ -31,6 +31,8 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$"
 ENDPOINT_PATTERN = r"^[A-Za-z0-9_.@:/+=*#-]{1,200}$"
 # Dialplan destinations for overflow/transfer targets: extension names or numbers.
 DESTINATION_PATTERN = r"^[A-Za-z0-9_.+*#-]{1,64}$"
+#: A hang-up cause name as FreeSWITCH spells them (USER_BUSY, NORMAL_CLEARING ...).
+CAUSE_PATTERN = r"^[A-Z_]{1,40}$"
 # Media paths and stream URLs for hold music and announcements.
 MEDIA_PATTERN = r"^[A-Za-z0-9_./:%(),=+#@{}-]{1,256}$"
 
@@ -108,7 +110,7 @@ class OverflowAction(_Model):
     context: str = Field(default="default", pattern=NAME_PATTERN)
     announcement: str | None = Field(default=None, pattern=MEDIA_PATTERN)
     announcement_max_s: float = Field(default=30.0, gt=0)
-    cause: str = Field(default="NORMAL_CLEARING", pattern=r"^[A-Z_]{1,40}$")
+    cause: str = Field(default="NORMAL_CLEARING", pattern=CAUSE_PATTERN)
 
     @model_validator(mode="after")
     def _target_matches_kind(self) -> OverflowAction:

@@ -21,16 +21,9 @@ from typing import Any
 import structlog
 
 from ctilink.core import offers, pools, sticky_routing
-from ctilink.core.agent import (
-    Agent,
-)
-from ctilink.core.call import (
-    Call,
-    CallEvent,
-)
-from ctilink.core.config import (
-    Strategy,
-)
+from ctilink.core.agent import Agent
+from ctilink.core.call import Call, CallEvent
+from ctilink.core.config import Strategy
 from ctilink.core.queue import QueueRuntime
 from ctilink.core.screening import CallInfo, CandidateAgent
 from ctilink.core.state import EngineState

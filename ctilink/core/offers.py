@@ -27,35 +27,13 @@ from collections.abc import Mapping
 
 import structlog
 
-from ctilink.commands import (
-    Break,
-    Bridge,
-    Hangup,
-    Originate,
-)
+from ctilink.commands import Break, Bridge, Hangup, Originate
 from ctilink.core import pools, settle
-from ctilink.core.agent import (
-    TRANSITIONS,
-    Agent,
-    AgentEvent,
-    AgentState,
-    Hold,
-)
-from ctilink.core.call import (
-    Call,
-    CallEvent,
-    CallState,
-    Leg,
-    LegEvent,
-    LegState,
-    OfferOutcome,
-)
+from ctilink.core.agent import TRANSITIONS, Agent, AgentEvent, AgentState, Hold
+from ctilink.core.call import Call, CallEvent, CallState, Leg, LegEvent, LegState, OfferOutcome
 from ctilink.core.causes import CauseClass, classify
-from ctilink.core.notifications import (
-    CallAnswered,
-    CallOffered,
-    OfferResult,
-)
+from ctilink.core.config import CAUSE_PATTERN
+from ctilink.core.notifications import CallAnswered, CallOffered, OfferResult
 from ctilink.core.settle import Moment
 from ctilink.core.state import EngineState, Timer
 from ctilink.events import (
@@ -74,7 +52,7 @@ from ctilink.events import (
 from ctilink.values import display_caller_id
 
 log = structlog.get_logger("ctilink.core")
-_CAUSE = re.compile(r"^[A-Z_]{1,40}$")
+_CAUSE = re.compile(CAUSE_PATTERN)
 
 
 #: An unanswered agent leg's offer outcome, by the hang-up class shared with the dialer

@@ -22,18 +22,9 @@ from collections.abc import Callable
 
 import structlog
 
-from ctilink.core.agent import (
-    Agent,
-    AgentState,
-)
-from ctilink.core.call import (
-    Call,
-)
-from ctilink.core.config import (
-    AgentProfile,
-    EmptyPolicy,
-    QueueConfig,
-)
+from ctilink.core.agent import Agent, AgentState
+from ctilink.core.call import Call
+from ctilink.core.config import AgentProfile, EmptyPolicy, QueueConfig
 from ctilink.core.queue import QueueRuntime
 from ctilink.core.routing import first_step, skill_score
 from ctilink.core.state import EngineState

@@ -12,20 +12,10 @@ Theory: these are facts about endpoints; the agent is marked dirty and the drain
 
 from __future__ import annotations
 
-from ctilink.core.agent import (
-    channel_user,
-)
-from ctilink.core.notifications import (
-    AgentPresenceChanged,
-)
+from ctilink.core.agent import channel_user
+from ctilink.core.notifications import AgentPresenceChanged
 from ctilink.core.state import EngineState
-from ctilink.events import (
-    ChannelEvent,
-    EndpointEvent,
-    EndpointExpired,
-    EndpointRegistered,
-    EndpointUnregistered,
-)
+from ctilink.events import ChannelEvent, EndpointEvent, EndpointExpired, EndpointRegistered, EndpointUnregistered
 
 
 def match_foreign(s: EngineState, ev: ChannelEvent) -> None:

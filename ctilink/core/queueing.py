@@ -22,43 +22,14 @@ from __future__ import annotations
 
 import math
 
-import structlog
-
-from ctilink.commands import (
-    Answer,
-    Break,
-    Hangup,
-    Playback,
-    PreAnswer,
-    Transfer,
-)
+from ctilink.commands import Answer, Break, Hangup, Playback, PreAnswer, Transfer
 from ctilink.core import offers, pools, settle, sticky_routing
-from ctilink.core.call import (
-    Call,
-    CallEvent,
-    CallState,
-    Disposition,
-    OfferOutcome,
-    TransferRecord,
-)
-from ctilink.core.config import (
-    EmptyPolicy,
-    OverflowAction,
-)
-from ctilink.core.errors import (
-    UnknownCall,
-)
-from ctilink.core.notifications import (
-    CallAnnounced,
-    CallDisconnected,
-    CallEscalated,
-    CallOverflowed,
-    CallQueued,
-)
+from ctilink.core.call import Call, CallEvent, CallState, Disposition, OfferOutcome, TransferRecord
+from ctilink.core.config import EmptyPolicy, OverflowAction
+from ctilink.core.errors import UnknownCall
+from ctilink.core.notifications import CallAnnounced, CallDisconnected, CallEscalated, CallOverflowed, CallQueued
 from ctilink.core.queue import QueueRuntime
 from ctilink.core.state import EngineState, Timer
-
-log = structlog.get_logger("ctilink.core")
 
 
 def queue_position(s: EngineState, call_id: str) -> tuple[int, float | None]:

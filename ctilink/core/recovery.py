@@ -18,36 +18,13 @@ from collections.abc import Mapping
 
 import structlog
 
-from ctilink.commands import (
-    Break,
-    Hangup,
-    Playback,
-)
+from ctilink.commands import Break, Hangup, Playback
 from ctilink.core import adoption, arrival, channels, click_to_dial_legs, offers, pools, queueing, settle
-from ctilink.core.agent import (
-    Agent,
-    AgentEvent,
-    AgentState,
-)
-from ctilink.core.call import (
-    Call,
-    CallEvent,
-    CallState,
-    Disposition,
-    Leg,
-    LegState,
-    OfferOutcome,
-)
-from ctilink.core.notifications import (
-    CallAnswered,
-    CallArrived,
-)
+from ctilink.core.agent import Agent, AgentEvent, AgentState
+from ctilink.core.call import Call, CallEvent, CallState, Disposition, Leg, LegState, OfferOutcome
+from ctilink.core.notifications import CallAnswered, CallArrived
 from ctilink.core.state import EngineState
-from ctilink.events import (
-    ChannelEvent,
-    Resynced,
-    SwitchShutdown,
-)
+from ctilink.events import ChannelEvent, Resynced, SwitchShutdown
 
 log = structlog.get_logger("ctilink.core")
 

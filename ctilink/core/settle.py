@@ -22,30 +22,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-import structlog
-
-from ctilink.core.agent import (
-    Agent,
-    AgentEvent,
-    AgentState,
-    transition,
-)
-from ctilink.core.call import (
-    Call,
-    CallState,
-    Leg,
-    LegState,
-)
-from ctilink.core.errors import (
-    IllegalTransition,
-)
-from ctilink.core.notifications import (
-    AgentStateChanged,
-    CallEnded,
-)
+from ctilink.core.agent import Agent, AgentEvent, AgentState, transition
+from ctilink.core.call import Call, CallState, Leg, LegState
+from ctilink.core.errors import IllegalTransition
+from ctilink.core.notifications import AgentStateChanged, CallEnded
 from ctilink.core.state import EngineState
-
-log = structlog.get_logger("ctilink.core")
 
 
 def ringing_leg(s: EngineState, agent: Agent) -> Leg | None:

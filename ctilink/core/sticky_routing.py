@@ -16,28 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import structlog
-
 from ctilink.core import pools
-from ctilink.core.agent import (
-    Agent,
-)
-from ctilink.core.call import (
-    Call,
-)
-from ctilink.core.errors import (
-    UnknownAgent,
-)
-from ctilink.core.notifications import (
-    StickyRemembered,
-    StickyRouted,
-)
+from ctilink.core.agent import Agent
+from ctilink.core.call import Call
+from ctilink.core.errors import UnknownAgent
+from ctilink.core.notifications import StickyRemembered, StickyRouted
 from ctilink.core.queue import QueueRuntime
 from ctilink.core.state import EngineState, Timer
 from ctilink.core.sticky import decide as sticky_decide
 from ctilink.lists.numbers import ANONYMOUS
-
-log = structlog.get_logger("ctilink.core")
 
 
 def sticky_route(s: EngineState, call: Call, rt: QueueRuntime, variables: Mapping[str, str]) -> None:

@@ -16,19 +16,10 @@ from collections.abc import Callable
 
 import structlog
 
-from ctilink.commands import (
-    Hangup,
-)
+from ctilink.commands import Hangup
 from ctilink.core import click_to_dial, click_to_dial_legs, offers, queueing, settle, sticky_routing
-from ctilink.core.agent import (
-    AgentState,
-)
-from ctilink.core.call import (
-    CallState,
-    Disposition,
-    LegState,
-    OfferOutcome,
-)
+from ctilink.core.agent import AgentState
+from ctilink.core.call import CallState, Disposition, LegState, OfferOutcome
 from ctilink.core.click_to_dial import Timer as C2DTimer
 from ctilink.core.state import EngineState, Timer
 

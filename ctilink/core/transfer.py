@@ -13,33 +13,14 @@ from __future__ import annotations
 
 import re
 
-from ctilink.commands import (
-    Transfer,
-)
+from ctilink.commands import Transfer
 from ctilink.core import offers, pools, queueing
 from ctilink.core import requests as rq
 from ctilink.core.agent import Agent
-from ctilink.core.call import (
-    Call,
-    CallEvent,
-    CallState,
-    Disposition,
-    TransferRecord,
-)
-from ctilink.core.config import (
-    DESTINATION_PATTERN,
-    NAME_PATTERN,
-)
-from ctilink.core.errors import (
-    AgentUnavailable,
-    CallNotConnected,
-    InvalidValue,
-    UnknownCall,
-    UnknownQueue,
-)
-from ctilink.core.notifications import (
-    CallTransferred,
-)
+from ctilink.core.call import Call, CallEvent, CallState, Disposition, TransferRecord
+from ctilink.core.config import DESTINATION_PATTERN, NAME_PATTERN
+from ctilink.core.errors import AgentUnavailable, CallNotConnected, InvalidValue, UnknownCall, UnknownQueue
+from ctilink.core.notifications import CallTransferred
 from ctilink.core.queue import QueueRuntime
 from ctilink.core.state import EngineState
 

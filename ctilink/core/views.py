@@ -5,20 +5,11 @@ Rules: reading never changes the engine; a view is a frozen dataclass taken at `
 
 from __future__ import annotations
 
-import structlog
-
 from ctilink.core import pools
-from ctilink.core.agent import (
-    Agent,
-)
-from ctilink.core.call import (
-    Call,
-    CallState,
-)
+from ctilink.core.agent import Agent
+from ctilink.core.call import Call, CallState
 from ctilink.core.snapshot import AgentView, CallView, EngineSnapshot, QueueView, WaitingCallView
 from ctilink.core.state import EngineState
-
-log = structlog.get_logger("ctilink.core")
 
 
 def snapshot(s: EngineState, now: float | None = None) -> EngineSnapshot:
