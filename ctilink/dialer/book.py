@@ -90,6 +90,16 @@ class CampaignBook:
     dialed: int = 0
     next_pace: float = 0.0
 
+    def in_flight(self) -> list[Dial]:
+        """Dials still on their way to an agent: ringing, answered, or live and waiting. A dial
+        connected to an agent is a conversation (the engine's), and one settled is closing."""
+        return [d for d in self.dials.values() if d.settled is None and d.connected_agent is None]
+
+    def closing(self) -> int:
+        """Settled dials whose leg is still up (an announcement, a hang-up on its way): each still
+        holds a line, but will never need an agent."""
+        return sum(1 for d in self.dials.values() if d.settled is not None)
+
     def push(self, contact: ContactEntry, order: int) -> None:
         """(Re)schedule ``contact`` at its ``next_at``; ``order`` breaks ties first come, first served."""
         contact.token += 1

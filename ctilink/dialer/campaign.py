@@ -62,6 +62,11 @@ class RetryRules(BaseModel):
         return getattr(self, outcome.value, None)
 
 
+#: Lines per working agent when ``max_lines`` is not set (the predictive pacer's own ceiling is
+#: ``PredictivePacer.max_ratio`` dials per agent).
+LINES_PER_AGENT = 4
+
+
 class CampaignConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -80,7 +85,10 @@ class CampaignConfig(BaseModel):
     max_attempts: int = Field(default=3, ge=1, le=100)
     retry: RetryRules = RetryRules()
     ring_timeout_s: int = Field(default=20, ge=5, le=120)
-    max_lines: int = Field(default=50, ge=1, le=10000)
+    # Lines for dials on their way to an agent (connected conversations hold none); None: a
+    # multiple of the agents working the campaign (LINES_PER_AGENT), so a campaign never has fewer
+    # lines than agents.
+    max_lines: int | None = Field(default=None, ge=1, le=10000)
     abandon_target: float = Field(default=0.03, ge=0.0, le=1.0)
     abandon_cap: float = Field(default=0.03, ge=0.0, le=1.0)
     connect_deadline_s: float = Field(default=2.0, gt=0, le=60)
@@ -104,8 +112,12 @@ class CampaignConfig(BaseModel):
     def _dial(cls, value: str) -> str:
         return dial_template_problem(value)
 
+    def lines(self, working_agents: int) -> int:
+        """The campaign's line limit with ``working_agents`` agents working it."""
+        return self.max_lines if self.max_lines is not None else LINES_PER_AGENT * max(1, working_agents)
+
     def dial_target(self, number: str) -> str:
         return self.dial_string.replace("{number}", number)
 
 
-__all__ = ["AttemptOutcome", "CampaignConfig", "Mode", "RetryRule", "RetryRules"]
+__all__ = ["LINES_PER_AGENT", "AttemptOutcome", "CampaignConfig", "Mode", "RetryRule", "RetryRules"]

@@ -237,13 +237,16 @@ class Dialer:
         """Feed from the engine's ``AgentStateChanged.new`` or its snapshot's agents at start."""
         self._out = DialerOutput()
         phase = AGENT_PHASES[state]
+        before = self._agents.get(agent_id)
         if phase is None:
             self._agents.pop(agent_id, None)
-        else:
+        elif before is None or before[0] is not phase:
             self._agents[agent_id] = (phase, now)
         for c in self._campaigns.values():
             if not self._works(c, agent_id):
                 continue
+            if before is not None and before[0] is not phase:
+                _phase_ended(c, before[0], now - before[1])
             if phase is None and agent_id in c.previews:
                 self._return_preview(c, agent_id)
             if phase is AgentPhase.IDLE:
@@ -308,6 +311,7 @@ class Dialer:
                 c.connected += 1
                 c.stats.live_answer(now, False)
                 d.deadline = None
+                self._pace(c, now)  # a conversation holds no line: the line is free again
         return self._take()
 
     def reservation_refused(self, campaign: str, agent_id: str, contact_id: str | None, now: float) -> DialerOutput:
@@ -390,7 +394,7 @@ class Dialer:
             state=c.state,
             mode=c.config.mode,
             pending=sum(1 for x in c.contacts.values() if x.status in ("pending", "callback")),
-            dials_in_flight=len(c.dials),
+            dials_in_flight=len(c.in_flight()),
             live_answers=c.stats.live_total,
             connected=c.connected,
             abandoned=c.stats.abandoned_total,
@@ -399,7 +403,7 @@ class Dialer:
             refused=c.refused,
             agents_idle=sum(1 for a in self._idle_agents(c)),
             agents_working=working,
-            dial_level=len(c.dials) / working if working else 0.0,
+            dial_level=len(c.in_flight()) / working if working else 0.0,
             queue=c.config.queue,
             dials=c.dialed,
         )
@@ -554,9 +558,10 @@ class Dialer:
                 self._reserve(c, agent_id, "preview", contact.contact_id)
             return
         agents = [AgentView(phase, now - since) for a, (phase, since) in self._agents.items() if self._works(c, a)]
-        # settled legs still hold a line (announcement, hang-up on its way) but will not need an agent
-        dials = [DialView(d.phase, now - d.started_at) for d in c.dials.values() if d.settled is None]
-        closing = len(c.dials) - len(dials)
+        # A conversation is the engine's, not a dial in flight: it needs no agent and holds no
+        # line. Settled legs still hold one (announcement, hang-up on its way) but need no agent.
+        dials = [DialView(d.phase, now - d.started_at) for d in c.in_flight()]
+        closing = c.closing()
         cfg = c.config
         snap = PacerSnapshot(
             now=now,
@@ -565,7 +570,7 @@ class Dialer:
             stats=c.stats,
             abandon_target=cfg.abandon_target,
             abandon_cap=cfg.abandon_cap,
-            max_lines=max(0, cfg.max_lines - closing),
+            max_lines=max(0, cfg.lines(len(agents)) - closing),
             connect_deadline_s=cfg.connect_deadline_s,
             ring_timeout_s=float(cfg.ring_timeout_s),
         )
@@ -748,6 +753,16 @@ class Dialer:
         if d.call_id is not None:
             self._by_call.pop(d.call_id, None)
         self._pace(c, now)
+
+
+def _phase_ended(c: CampaignBook, phase: AgentPhase, seconds: float) -> None:
+    """An agent of the campaign left ``phase`` after ``seconds``: the pacer learns talk and
+    wrap-up times from the engine's own agent changes (the agent's calls, inbound ones too: what
+    the pacer predicts is when they are free)."""
+    if phase is AgentPhase.TALKING:
+        c.stats.talk_ended(seconds)
+    elif phase is AgentPhase.WRAP_UP:
+        c.stats.wrap_ended(seconds)
 
 
 def _clean(text: str) -> str:
