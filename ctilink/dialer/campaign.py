@@ -91,6 +91,8 @@ class CampaignConfig(BaseModel):
     max_lines: int | None = Field(default=None, ge=1, le=10000)
     abandon_target: float = Field(default=0.03, ge=0.0, le=1.0)
     abandon_cap: float = Field(default=0.03, ge=0.0, le=1.0)
+    # The rolling period the cap holds over besides the campaign's lifetime (Ofcom: 24 hours).
+    abandon_window_s: float = Field(default=86400.0, ge=60.0, le=31 * 86400.0)
     connect_deadline_s: float = Field(default=2.0, gt=0, le=60)
     abandon_announcement: str = Field(default="ivr/ivr-call_being_transferred.wav", pattern=PATH)
     amd: bool = False

@@ -23,7 +23,7 @@ Rules:
 - A campaign's run state changes only through :mod:`ctilink.dialer.campaign_state`'s table; a
   request it has no move for (``resume`` a stopped campaign) raises before anything changes.
 - Agent state arrives as the engine's :class:`~ctilink.core.agent.AgentState`, mapped to the
-  pacer's phases by :data:`AGENT_PHASES`. Contacts and attempts leave as the dialer's own
+  pacer's phases by :mod:`ctilink.dialer.agent_phases`. Contacts and attempts leave as the dialer's own
   :mod:`ctilink.dialer.types` values; the store edge converts them (no store import here).
 - Restart safety: a contact is marked ``dialing`` (and its attempt recorded) in the same output as
   its Originate; the daemon persists notifications before executing commands. A contact loaded in
@@ -54,6 +54,7 @@ from ctilink.commands import Command, Hangup, Playback
 from ctilink.core import requests as rq
 from ctilink.core.agent import AgentState
 from ctilink.core.ids import seeded_ids
+from ctilink.dialer.agent_phases import AGENT_PHASES, phase_ended
 from ctilink.dialer.book import CampaignBook, ContactEntry, Dial
 from ctilink.dialer.campaign import AttemptOutcome, CampaignConfig, Mode
 from ctilink.dialer.campaign_state import CampaignEvent, CampaignState, IllegalCampaignTransition, transition
@@ -81,6 +82,7 @@ from ctilink.dialer.pacer import (
     AgentPhase,
     AgentView,
     DialPhase,
+    DialStats,
     DialView,
     Outcome,
     Pacer,
@@ -102,18 +104,6 @@ from ctilink.events import (
 
 AMD_TIMEOUT_S = 5.0  # no verdict by then: the AMD module is missing or slow; treat the answer as live
 ANNOUNCE_MAX_S = 30.0
-
-#: What the engine's agent state means to the pacer; None: not working (gone from the dialer's view).
-AGENT_PHASES: Mapping[AgentState, AgentPhase | None] = MappingProxyType(
-    {
-        AgentState.LOGGED_OUT: None,
-        AgentState.NOT_READY: None,
-        AgentState.AVAILABLE: AgentPhase.IDLE,
-        AgentState.RESERVED: AgentPhase.RESERVED,  # an offer ringing, or held for a preview / callback
-        AgentState.ON_CALL: AgentPhase.TALKING,
-        AgentState.WRAP_UP: AgentPhase.WRAP_UP,
-    }
-)
 
 #: The run-state event each campaign request asks for.
 CAMPAIGN_EVENTS: Mapping[type[DialerRequest], CampaignEvent] = MappingProxyType(
@@ -154,7 +144,9 @@ class Dialer:
             raise DialerError(f"campaign {config.name!r} exists")
         if pacer is None:
             pacer = PredictivePacer() if config.mode is Mode.PREDICTIVE else ProgressivePacer()
-        self._campaigns[config.name] = CampaignBook(config=config, pacer=pacer)
+        self._campaigns[config.name] = CampaignBook(
+            config=config, pacer=pacer, stats=DialStats(cap_window_s=config.abandon_window_s)
+        )
 
     def load_contacts(self, campaign: str, contacts: Iterable[ContactFields], now: float) -> DialerOutput:
         """Add (or restore from the store) contacts. ``dialing`` ones were in flight at a restart.
@@ -246,7 +238,7 @@ class Dialer:
             if not self._works(c, agent_id):
                 continue
             if before is not None and before[0] is not phase:
-                _phase_ended(c, before[0], now - before[1])
+                phase_ended(c.stats, before[0], now - before[1])
             if phase is None and agent_id in c.previews:
                 self._return_preview(c, agent_id)
             if phase is AgentPhase.IDLE:
@@ -753,16 +745,6 @@ class Dialer:
         if d.call_id is not None:
             self._by_call.pop(d.call_id, None)
         self._pace(c, now)
-
-
-def _phase_ended(c: CampaignBook, phase: AgentPhase, seconds: float) -> None:
-    """An agent of the campaign left ``phase`` after ``seconds``: the pacer learns talk and
-    wrap-up times from the engine's own agent changes (the agent's calls, inbound ones too: what
-    the pacer predicts is when they are free)."""
-    if phase is AgentPhase.TALKING:
-        c.stats.talk_ended(seconds)
-    elif phase is AgentPhase.WRAP_UP:
-        c.stats.wrap_ended(seconds)
 
 
 def _clean(text: str) -> str:

@@ -12,8 +12,12 @@ Rules:
   every dial with its ring time, every live answer with whether it was abandoned, every talk and
   wrap-up duration. It keeps bounded reservoirs, so its cost does not grow with a campaign's age.
 - The abandon cap is a hard rule, the target is a setpoint: the pacer falls back to progressive
-  (never more dials than free agents) whenever one more abandon could take the lifetime or the
-  rolling-window rate above the cap, and while it has too little data to predict.
+  (never more dials than free agents) whenever one more abandon could take the lifetime rate or
+  the rate over the cap's window (``DialStats.cap_window_s``, 24 hours by default: the period the
+  strictest rule, Ofcom's, measures over; the FCC's is 30 days) above the cap, and while it has too
+  little data to predict. The one-hour rate is reported, not enforced: braking on it made the
+  pacer fall back to progressive for a large share of a long shift (bursts of fallback, then
+  over-dialling), for a rate no rule measures.
 
 Theory of operation (:class:`PredictivePacer`):
 - Each ringing dial turns into a live answer with probability ``P(live | still ringing after e)``,
@@ -118,7 +122,8 @@ class Samples:
 class DialStats:
     """Outcome statistics of one campaign: lifetime counters, a rolling window, reservoirs."""
 
-    window_s: float = 3600.0
+    window_s: float = 3600.0  # the reported rolling rate
+    cap_window_s: float = 86400.0  # the rolling rate the cap is enforced on
     reservoir: int = 400
     outcomes: dict[Outcome, int] = field(default_factory=lambda: {o: 0 for o in Outcome})
     live_total: int = 0
@@ -128,6 +133,8 @@ class DialStats:
     talk: Samples = field(default_factory=Samples)
     wrap: Samples = field(default_factory=Samples)
     _recent: deque[tuple[float, bool]] = field(default_factory=deque)
+    _cap_recent: deque[tuple[float, bool]] = field(default_factory=deque)
+    _cap_abandons: int = 0
     _recent_outcomes: deque[Outcome] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
@@ -150,6 +157,8 @@ class DialStats:
         self.live_total += 1
         self.abandoned_total += int(abandoned)
         self._recent.append((now, abandoned))
+        self._cap_recent.append((now, abandoned))
+        self._cap_abandons += int(abandoned)
 
     def counted_machine_hangup(self, weight: float) -> None:
         """An AMD hang-up counted as an abandon in proportion ``weight`` (e.g. UK rules)."""
@@ -174,6 +183,15 @@ class DialStats:
         while self._recent and self._recent[0][0] < now - self.window_s:
             self._recent.popleft()
         return len(self._recent), sum(1 for _, a in self._recent if a)
+
+    def cap_window(self, now: float) -> tuple[int, int]:
+        """(live answers, abandons) in the cap's window ending at ``now`` (kept with a running
+        count: a day of a large campaign is many thousand answers)."""
+        recent = self._cap_recent
+        while recent and recent[0][0] < now - self.cap_window_s:
+            _, abandoned = recent.popleft()
+            self._cap_abandons -= int(abandoned)
+        return len(recent), self._cap_abandons
 
     def outcome_mix(self) -> dict[Outcome, float]:
         """Recent share of each outcome among resolved dials (empty with no data)."""
@@ -272,7 +290,7 @@ class PredictivePacer:
         cap = snap.abandon_cap
         if (stats.abandons + pending) > cap * (stats.live_total + pending):
             return True
-        live, abandoned = stats.window(snap.now)
+        live, abandoned = stats.cap_window(snap.now)
         return live > 0 and (abandoned + pending) > cap * (live + pending)
 
     def dials_to_place(self, snap: PacerSnapshot) -> int:

@@ -127,3 +127,32 @@ def test_baselines_and_line_limit() -> None:
     assert vici.dials_to_place(snap(idle, [], stats, now=0.0)) == 4  # level 1.0 to start
     vici.dials_to_place(snap(idle, [], stats, now=16.0))  # agents sat idle: the level rises
     assert vici.level > 1.0
+
+
+def test_a_bad_hour_does_not_brake_while_the_day_is_far_under_the_cap() -> None:
+    # 2,000 answers over the day at 1 %, then an hour at 4 %: the day stays at 1.2 %.
+    stats = trained_stats()
+    for i in range(2000):
+        stats.live_answer(i * 30.0, i % 100 == 0)
+    start = 2000 * 30.0
+    for i in range(100):
+        stats.live_answer(start + i * 30.0, i % 25 == 0)
+    now = start + 100 * 30.0
+    live, abandoned = stats.window(now)
+    assert abandoned / live > 0.03  # the reported hourly rate is over the cap
+    idle = [AgentView(AgentPhase.IDLE, 5.0)] * 10
+    assert PredictivePacer().dials_to_place(snap(idle, [], stats, now=now)) > 10  # still predictive
+
+
+def test_the_cap_holds_over_its_window_after_the_lifetime_has_forgotten_it() -> None:
+    # A long quiet past keeps the lifetime rate low; the last day's own rate is at the cap.
+    stats = trained_stats()
+    stats.cap_window_s = 86400.0
+    for i in range(20000):
+        stats.live_answer(-10 * 86400.0 + i, False)
+    now = 10 * 86400.0
+    for i in range(300):
+        stats.live_answer(now - 80000.0 + i * 100, i % 33 == 0)  # 10 / 300 = 3.3 %
+    assert stats.lifetime_rate() < 0.01
+    idle = [AgentView(AgentPhase.IDLE, 5.0)] * 10
+    assert PredictivePacer().dials_to_place(snap(idle, [], stats, now=now)) == 10  # progressive
