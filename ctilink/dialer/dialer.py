@@ -53,6 +53,7 @@ from typing import Any, Protocol
 from ctilink.commands import Command, Hangup, Playback
 from ctilink.core import requests as rq
 from ctilink.core.agent import AgentState
+from ctilink.core.call import CallRecord
 from ctilink.core.ids import seeded_ids
 from ctilink.dialer.agent_phases import AGENT_PHASES, phase_ended
 from ctilink.dialer.book import CampaignBook, ContactEntry, Dial
@@ -133,6 +134,9 @@ class Dialer:
         self._by_uuid: dict[str, tuple[str, str]] = {}  # leg uuid -> (campaign, uuid)
         self._by_job: dict[str, tuple[str, str]] = {}
         self._by_call: dict[str, tuple[str, str]] = {}
+        # Connected calls whose record is still to come (after wrap-up): call id -> (campaign,
+        # when its live answer was settled), so an agent's "machine" disposition can correct it.
+        self._talked: dict[str, tuple[str, float]] = {}
         self._agents: dict[str, tuple[AgentPhase, float]] = {}  # agent -> (phase, since)
         self._order = itertools.count()
         self._out = DialerOutput()
@@ -302,9 +306,23 @@ class Dialer:
                 d.connected_agent = agent_id
                 c.connected += 1
                 c.stats.live_answer(now, False)
+                self._talked[call_id] = (c.config.name, now)
                 d.deadline = None
                 self._pace(c, now)  # a conversation holds no line: the line is free again
         return self._take()
+
+    def call_ended(self, record: CallRecord) -> None:
+        """The engine's record of a call (after its wrap-up): a connected campaign call that an
+        agent marked with one of the campaign's ``machine_dispositions`` was no live answer."""
+        talked = self._talked.pop(record.call_id, None)
+        if talked is None:
+            return
+        c = self._campaigns.get(talked[0])
+        if c is None:
+            return
+        codes = {offer.disposition_code for offer in record.offers} | {record.disposition_code}
+        if codes & set(c.config.machine_dispositions):
+            c.stats.machine_after_all(talked[1])
 
     def reservation_refused(self, campaign: str, agent_id: str, contact_id: str | None, now: float) -> DialerOutput:
         """The engine would not hold ``agent_id`` (taken meanwhile): take the preview back (the

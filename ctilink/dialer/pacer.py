@@ -160,6 +160,26 @@ class DialStats:
         self._cap_recent.append((now, abandoned))
         self._cap_abandons += int(abandoned)
 
+    def machine_after_all(self, settled_at: float) -> None:
+        """A live answer settled (connected) at ``settled_at`` was a machine after all (the agent
+        said so): it leaves the live answers, so the abandon rate is the legal one, abandoned live
+        answers over live answers, with no machine in either."""
+        if self.live_total <= 0:
+            return
+        self.live_total -= 1
+        self.outcomes[Outcome.LIVE] = max(0, self.outcomes[Outcome.LIVE] - 1)
+        self.outcomes[Outcome.MACHINE] += 1
+        for recent in (self._recent, self._cap_recent):
+            for i in range(len(recent) - 1, -1, -1):
+                if recent[i] == (settled_at, False):
+                    del recent[i]
+                    break
+        outcomes = self._recent_outcomes
+        for i in range(len(outcomes) - 1, -1, -1):
+            if outcomes[i] is Outcome.LIVE:
+                outcomes[i] = Outcome.MACHINE
+                break
+
     def counted_machine_hangup(self, weight: float) -> None:
         """An AMD hang-up counted as an abandon in proportion ``weight`` (e.g. UK rules)."""
         self.machine_hangups_counted += weight

@@ -8,7 +8,7 @@ Rules:
   before executing the commands of the same Effects).
 - Nothing here decides: it routes. Dialer requests go to the dialer; everything else to the
   engine and then to the dialer; the engine's ``AgentStateChanged`` / ``CallArrived`` /
-  ``CallAnswered`` feed the dialer; legs the dialer adopts enter the engine as the ``ChannelParked``
+  ``CallAnswered`` / ``CallEnded`` feed the dialer; legs the dialer adopts enter the engine as the ``ChannelParked``
   FreeSWITCH would have sent had the leg been parked with ``ctilink_queue`` (so the engine needs no
   dialer-specific code path); dialer engine-requests (``HangupCall``, ``ReserveAgent``,
   ``ReleaseAgent``) go back to the engine. The engine holds an agent the dialer works for in person
@@ -76,6 +76,8 @@ class CampaignEngine:
                 self.dialer.call_arrived(note.call_id, note.uuid)
             elif isinstance(note, nt.CallAnswered):
                 self._merge(total, self.dialer.call_answered(note.call_id, note.agent_id, now), now, depth)
+            elif isinstance(note, nt.CallEnded):
+                self.dialer.call_ended(note.record)
 
     def _merge(self, total: Effects, out: DialerOutput, now: float, depth: int = 0) -> None:
         total.commands.extend(out.commands)

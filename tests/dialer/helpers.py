@@ -34,10 +34,12 @@ class Rig:
         dnc: set[str] | None = None,
         now: float = MONDAY_NOON_UTC,
         prefix: str = "d",
+        disposition_codes: tuple[str, ...] = (),
     ) -> None:
         config = EngineConfig(
             queues=[QueueConfig(name=campaign.queue, wrap_up_s=5.0)],
             agents=[AgentProfile(id=a, endpoints=[f"user/{a}"]) for a in agents],
+            disposition_codes=list(disposition_codes),
         )
         self.engine = Engine(config, rng=random.Random(3), id_factory=Ids("e"))
         blocked = dnc or set()

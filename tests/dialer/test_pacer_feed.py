@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from helpers import Rig, contacts
 
+from ctilink.core import requests as rq
 from ctilink.dialer.campaign import CampaignConfig, Mode
 from ctilink.dialer.dialer import StartCampaign
+from ctilink.dialer.pacer import Outcome
 
 NUMBERS = [f"+4420712300{i:02d}" for i in range(1, 30)]
 
@@ -18,7 +20,7 @@ def _started(agents: list[str], **kw: object) -> Rig:
     cfg = CampaignConfig(
         name="spring", mode=Mode.PROGRESSIVE, queue="outbound", region="GB", caller_id_number="442070000000", **kw
     )  # type: ignore[arg-type]
-    rig = Rig(cfg, agents)
+    rig = Rig(cfg, agents, disposition_codes=("machine", "sale"))
     rig.load(contacts(cfg.name, NUMBERS))
     for a in agents:
         rig.login(a)
@@ -66,3 +68,27 @@ def test_talk_and_wrap_up_times_reach_the_pacer() -> None:
     book = rig.dialer._campaign("spring")
     assert book.stats.talk.quantile(0.5, -1.0) == 42.0
     assert book.stats.wrap.quantile(0.5, -1.0) == 5.0
+
+
+def test_a_machine_the_agent_marks_is_no_live_answer_so_the_rate_is_the_legal_one() -> None:
+    rig = _started(["1001"])  # no AMD: every answer looks live until someone says otherwise
+    customer = _talking(rig)
+    book = rig.dialer._campaign("spring")
+    assert book.stats.live_total == 1
+    rig.send(rq.SetDisposition("1001", "machine"))
+    rig.now += 20
+    rig.hangup(customer)
+    rig.advance(rig.now + 6)  # wrap-up over: the engine's record says what the agent saw
+    assert book.stats.live_total == 0
+    assert book.stats.outcomes[Outcome.MACHINE] == 1 and book.stats.outcomes[Outcome.LIVE] == 0
+    assert book.stats.window(rig.now) == (0, 0)
+
+
+def test_a_real_conversation_stays_a_live_answer() -> None:
+    rig = _started(["1001"])
+    customer = _talking(rig)
+    rig.send(rq.SetDisposition("1001", "sale"))
+    rig.now += 20
+    rig.hangup(customer)
+    rig.advance(rig.now + 6)
+    assert rig.dialer._campaign("spring").stats.live_total == 1
