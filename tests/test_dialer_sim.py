@@ -55,9 +55,11 @@ class Run:
         n_contacts: int = 2,
         pacer: object | None = None,
         seed: int = 7,
+        auto_answer: bool = False,
+        agent_ring_s: float = 1.0,
     ) -> None:
         config = EngineConfig(
-            queues=[QueueConfig(name=campaign.queue, wrap_up_s=3.0)],
+            queues=[QueueConfig(name=campaign.queue, wrap_up_s=3.0, auto_answer=auto_answer)],
             agents=[AgentProfile(id=a, endpoints=[f"user/{a}"]) for a in agents],
         )
         self.engine = Engine(config, rng=random.Random(seed))
@@ -74,7 +76,7 @@ class Run:
             ],
             self.sim.now,
         ).notifications
-        self.sim.add_agents(agents, AgentBehaviour(ring_delay=Fixed(1.0), wrap_up_time=Fixed(1.0)))
+        self.sim.add_agents(agents, AgentBehaviour(ring_delay=Fixed(agent_ring_s), wrap_up_time=Fixed(1.0)))
         self.sim.run_for(1.0)
 
     def start(self) -> None:
@@ -327,3 +329,15 @@ def test_predictive_campaign_runs_an_hour_with_bounded_lines_and_one_outcome_per
     assert peak > len(agents) // 2
     assert stats.abandon_rate <= 0.1
     assert check_invariants(run.engine) == [] and not [e for e in run.sim.errors if not e.stale]
+
+
+@pytest.mark.parametrize(("auto_answer", "outcome"), [(False, "abandoned"), (True, "connected")])
+def test_a_phone_slower_than_the_connect_deadline_abandons_unless_it_answers_at_once(
+    auto_answer: bool, outcome: str
+) -> None:
+    # The agent is free when the customer answers, but their phone rings 4 s: past the 2 s
+    # deadline. Asked to auto-answer (sip_auto_answer), the phone picks up at once.
+    run = Run(campaign(), ["1001"], answered(), n_contacts=1, auto_answer=auto_answer, agent_ring_s=4.0)
+    run.start()
+    run.sim.run_for(120)
+    assert [a.outcome for a in run.attempts()] == [outcome]

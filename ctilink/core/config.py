@@ -147,6 +147,10 @@ class QueueConfig(_Model):
     agent_order: list[Name] = Field(default_factory=list)  # linear / round-robin order
     service_level_s: Seconds = 20.0
     ring_timeout_s: int = Field(default=15, ge=1, le=600)
+    # Ask the agent's phone to answer an offer at once (FreeSWITCH's sip_auto_answer: a Call-Info
+    # answer-after=0 header and intercom=true on the INVITE). For campaign queues: a live answer
+    # must reach its agent within the connect deadline, and a phone that rings is too slow.
+    auto_answer: bool = False
     wrap_up_s: Seconds = 10.0
     max_wait_s: float | None = Field(default=None, gt=0)
     max_length: int | None = Field(default=None, ge=0)

@@ -34,6 +34,7 @@ from ctilink.core.call import Call, CallEvent, CallState, Leg, LegEvent, LegStat
 from ctilink.core.causes import CauseClass, classify
 from ctilink.core.config import CAUSE_PATTERN
 from ctilink.core.notifications import CallAnswered, CallOffered, OfferResult
+from ctilink.core.queue import QueueRuntime
 from ctilink.core.settle import Moment
 from ctilink.core.state import EngineState, Timer
 from ctilink.events import (
@@ -71,6 +72,13 @@ def offer_outcome(cause: str, sip_code: int | None = None) -> OfferOutcome:
     return OFFER_OUTCOMES[classify(cause, sip_code)]
 
 
+def _agent_leg_variables(call: Call, agent: Agent, rt: QueueRuntime | None) -> dict[str, str]:
+    variables = {"ctilink_call_id": call.call_id, "ctilink_role": "agent", "ctilink_agent_id": agent.id}
+    if rt is not None and rt.config.auto_answer:
+        variables["sip_auto_answer"] = "true"  # FreeSWITCH: Call-Info answer-after=0, intercom=true
+    return variables
+
+
 def offer(s: EngineState, call: Call, agent: Agent) -> None:
     now = s.now
     rt = s.queues.get(call.queue or "")
@@ -102,7 +110,7 @@ def offer(s: EngineState, call: Call, agent: Agent) -> None:
             uuid=leg_uuid,
             dial_string=endpoint,
             job_uuid=job_uuid,
-            variables={"ctilink_call_id": call.call_id, "ctilink_role": "agent", "ctilink_agent_id": agent.id},
+            variables=_agent_leg_variables(call, agent, rt),
             caller_id_number=number,
             caller_id_name=name,
             timeout_s=timeout,

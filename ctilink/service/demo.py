@@ -85,7 +85,13 @@ def _demo_queues() -> list[dict[str, object]]:
             "wrap_up_s": WRAP_UP_S,
             "escalation": [{"after_s": 10, "relax_skills": {"billing": 1}}],
         },
-        {"name": "outbound", "required_skills": {"outbound": 1}, "service_level_s": 20, "wrap_up_s": WRAP_UP_S},
+        {
+            "name": "outbound",
+            "required_skills": {"outbound": 1},
+            "service_level_s": 20,
+            "wrap_up_s": WRAP_UP_S,
+            "auto_answer": True,  # a live answer must reach its agent within the connect deadline
+        },
     ]
 
 

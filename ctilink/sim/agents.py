@@ -121,11 +121,15 @@ class AgentPeople:
 
     # -- the phone --------------------------------------------------------------------------------
 
-    def decide(self, agent_id: str) -> tuple[LegOutcome, float]:
-        """How ``agent_id``'s phone reacts to an offer: outcome, and seconds of ringing before an answer."""
+    def decide(self, agent_id: str, auto_answer: bool = False) -> tuple[LegOutcome, float]:
+        """How ``agent_id``'s phone reacts to an offer: outcome, and seconds of ringing before an
+        answer (``auto_answer``: the INVITE asks the phone to answer at once, and it does if it
+        honours that)."""
         b = self.behaviour(agent_id)
         draw = self.rng.random()
         delay = b.ring_delay.sample(self.rng)
+        if auto_answer and b.auto_answer_delay is not None:
+            delay = b.auto_answer_delay.sample(self.rng)
         if draw < b.p_busy:
             return "busy", 0.0
         if draw < b.p_busy + b.p_reject:

@@ -163,7 +163,8 @@ class AgentBehaviour:
 
     Answering an offered leg: with ``p_busy`` the phone answers 486 Busy Here at once, with ``p_reject``
     603 Decline, with ``p_no_answer`` it rings until the originate timeout; otherwise the agent answers
-    after ``ring_delay`` (if that exceeds the originate timeout the leg ends NO_ANSWER anyway).
+    after ``ring_delay`` (if that exceeds the originate timeout the leg ends NO_ANSWER anyway), or
+    after ``auto_answer_delay`` when the offer asks the phone to answer at once (``sip_auto_answer``).
     Wrap-up: with ``p_end_wrap_up_early`` the agent clicks "end wrap-up" after ``wrap_up_time``
     (the engine's own wrap-up timer still applies if it is shorter). Hold: with ``p_hold`` the agent
     puts one call on hold once, ``hold_after`` into the conversation, for ``hold_time``. Transfer: with
@@ -173,6 +174,9 @@ class AgentBehaviour:
     """
 
     ring_delay: Distribution = Uniform(1.0, 4.0)
+    # An offer asking for auto-answer (Call-Info answer-after=0) is answered after this instead
+    # (None: the phone ignores the request and rings as usual).
+    auto_answer_delay: Distribution | None = Fixed(0.1)
     p_no_answer: float = 0.0
     p_busy: float = 0.0
     p_reject: float = 0.0

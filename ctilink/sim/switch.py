@@ -282,7 +282,8 @@ class SimulatedSwitch:
     def _decide(self, cmd: Originate) -> tuple[LegOutcome, float]:
         role = cmd.variables.get("ctilink_role")
         if role == "agent":
-            return self.agents.decide(cmd.variables.get("ctilink_agent_id", ""))
+            auto = cmd.variables.get("sip_auto_answer") == "true"  # mod_sofia: Call-Info answer-after=0
+            return self.agents.decide(cmd.variables.get("ctilink_agent_id", ""), auto_answer=auto)
         rng = self.rng("outbound")
         draw = rng.random()
         model = self.outbound

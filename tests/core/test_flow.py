@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from core_switch import Switch, agent, make_switch
 
 from ctilink import commands as cmd
@@ -9,6 +11,8 @@ from ctilink.core import AgentState, CallState, Disposition, OfferOutcome, Queue
 from ctilink.core import notifications as nt
 from ctilink.core import requests as rq
 from ctilink.core.errors import InvalidValue, UnknownQueue
+from ctilink.core.ids import seeded_ids
+from ctilink.esl.render import render
 from ctilink.events import ChannelAnswered, ChannelHungUp, ChannelParked, JobCompleted, SwitchShutdown
 
 
@@ -239,3 +243,17 @@ def test_switch_shutdown_ends_calls_and_frees_agents(switch: Switch) -> None:
     assert switch.engine.snapshot().calls == ()
     assert {n.record.disposition for n in switch.of(nt.CallEnded) if n.record.uuid == "c2"} == {Disposition.FAILED}
     assert switch.state("1001") == "wrap-up"
+
+
+def test_an_auto_answer_queue_asks_the_agents_phone_to_answer_at_once() -> None:
+    ids = seeded_ids(random.Random(0))  # uuids, as the daemon's: the renderer checks them
+    switch = make_switch(queues=[QueueConfig(name="support", auto_answer=True)], id_factory=ids)
+    switch.login("1001")
+    (originate,) = [c for c in switch.park("cust-1").commands if isinstance(c, cmd.Originate)]
+    assert originate.variables["sip_auto_answer"] == "true"
+    # FreeSWITCH reads it from the originate's own variables (mod_sofia: Call-Info answer-after=0).
+    assert render(originate).text.startswith("originate {") and "sip_auto_answer=true" in render(originate).text
+    plain = make_switch()
+    plain.login("1001")
+    (ringing,) = [c for c in plain.park("cust-2").commands if isinstance(c, cmd.Originate)]
+    assert "sip_auto_answer" not in ringing.variables
