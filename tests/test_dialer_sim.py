@@ -31,6 +31,7 @@ from ctilink.dialer.dialer import (
     ScheduleCallback,
     StartCampaign,
 )
+from ctilink.dialer.pacer import Outcome
 from ctilink.dialer.policies import PowerPacer
 from ctilink.dialer.runtime import CampaignEngine
 from ctilink.dialer.types import Contact
@@ -341,3 +342,39 @@ def test_a_phone_slower_than_the_connect_deadline_abandons_unless_it_answers_at_
     run.start()
     run.sim.run_for(120)
     assert [a.outcome for a in run.attempts()] == [outcome]
+
+
+def test_amd_errors_machine_ring_times_and_a_changing_answer_rate_are_the_switchs_word() -> None:
+    # Every answer is a machine, AMD misses every one, machines pick up at 9 s: the dialer can only
+    # go by what the switch reports, so each is connected to the agent after a 9 s ring.
+    model = OutboundAnswer(
+        ring_delay=Fixed(4.0),
+        p_answer=1.0,
+        p_busy=0.0,
+        behaviour=TALK,
+        p_machine=1.0,
+        machine_ring_delay=Fixed(9.0),
+        amd_miss=1.0,
+    )
+    run = Run(campaign(amd=True), ["1001"], model, n_contacts=2)
+    run.start()
+    run.sim.run_for(300)
+    attempts = run.attempts()
+    assert [a.outcome for a in attempts] == ["connected", "connected"]
+    answered = [e for e in run.sim.events_seen if isinstance(e, MachineDetected)]
+    assert [e.result for e in answered] == ["human", "human"]
+    rings = run.dialer._campaign("spring").stats.ring[Outcome.LIVE]
+    assert 9.0 <= rings.quantile(0.0, 0.0) < 9.5  # the machines' ring, not the humans' 4 s
+    # A false positive: a human AMD calls a machine is hung up as one.
+    fp = OutboundAnswer(ring_delay=Fixed(4.0), p_answer=1.0, p_busy=0.0, behaviour=TALK, amd_false_positive=1.0)
+    run = Run(campaign(amd=True), ["1001"], fp, n_contacts=1)
+    run.start()
+    run.sim.run_for(60)
+    assert [a.outcome for a in run.attempts()] == ["machine"]
+    # Nobody answers after the first minute.
+    later = OutboundAnswer(
+        ring_delay=Fixed(4.0), p_answer=1.0, p_busy=0.0, behaviour=TALK, answer_schedule=((60.0, 0.0),)
+    )
+    assert later.answer_rate(59.0) == 1.0 and later.answer_rate(60.0) == 0.0
+    with pytest.raises(ValueError, match="answer_schedule"):
+        OutboundAnswer(answer_schedule=((0.0, 1.5),))

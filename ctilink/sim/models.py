@@ -137,7 +137,8 @@ class OutboundAnswer:
     ``p_failed``: the network refuses the leg (503, ``NORMAL_TEMPORARY_FAILURE``). Of the answered
     legs, ``p_machine`` are answering machines; when the originate asked for AMD
     (``execute_on_answer`` naming avmd/amd) the switch reports a ``MachineDetected`` verdict
-    (``machine``, or ``human`` for the others) ``amd_delay`` after the answer, as mod_amd does.
+    (``machine``, or ``human`` for the others) ``amd_delay`` after the answer, as mod_amd does,
+    wrong for ``amd_false_positive`` of the humans and ``amd_miss`` of the machines.
     """
 
     ring_delay: Distribution = Uniform(2.0, 12.0)
@@ -147,14 +148,35 @@ class OutboundAnswer:
     p_failed: float = 0.0
     p_machine: float = 0.0
     amd_delay: Distribution = Fixed(3.0)
+    # Machines pick up on their own schedule (None: as ``ring_delay``).
+    machine_ring_delay: Distribution | None = None
+    # AMD's errors: a human it calls a machine (hung up on: an abandon nobody sees), a machine it
+    # calls human (connected to an agent).
+    amd_false_positive: float = 0.0
+    amd_miss: float = 0.0
+    # The answer rate through the shift: (seconds after the start, p_answer from then on).
+    answer_schedule: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         _probability("OutboundAnswer.p_answer", self.p_answer)
         _probability("OutboundAnswer.p_busy", self.p_busy)
         _probability("OutboundAnswer.p_failed", self.p_failed)
         _probability("OutboundAnswer.p_machine", self.p_machine)
-        if self.p_answer + self.p_busy + self.p_failed > 1:
-            raise ValueError("OutboundAnswer: p_answer + p_busy + p_failed must not exceed 1")
+        _probability("OutboundAnswer.amd_false_positive", self.amd_false_positive)
+        _probability("OutboundAnswer.amd_miss", self.amd_miss)
+        for _, p_answer in self.answer_schedule:
+            _probability("OutboundAnswer.answer_schedule", p_answer)
+        for p_answer in (self.p_answer, *(p for _, p in self.answer_schedule)):
+            if p_answer + self.p_busy + self.p_failed > 1:
+                raise ValueError("OutboundAnswer: p_answer + p_busy + p_failed must not exceed 1")
+
+    def answer_rate(self, elapsed_s: float) -> float:
+        """p_answer ``elapsed_s`` into the run (the schedule's last step at or before it)."""
+        rate = self.p_answer
+        for after_s, p_answer in self.answer_schedule:
+            if elapsed_s >= after_s:
+                rate = p_answer
+        return rate
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,7 @@ class SimulatedSwitch:
         self.engine = engine
         self.seed = seed
         self.scheduler = Scheduler(start)
+        self.start = start
         self._rngs: dict[str, random.Random] = {}
         self.fabric = SwitchFabric(self.scheduler, self._decide, node=node, rng=self.rng("uuids"), timing=timing)
         self.parties = Parties(self.scheduler, self.fabric, self.rng("parties"))
@@ -287,20 +288,32 @@ class SimulatedSwitch:
         rng = self.rng("outbound")
         draw = rng.random()
         model = self.outbound
+        p_answer = model.answer_rate(self.now - self.start) if model.answer_schedule else model.p_answer
         if draw < model.p_busy:
             return "busy", 0.0
-        if draw < model.p_busy + model.p_answer:
+        if draw < model.p_busy + p_answer:
             self.parties.attach(cmd.uuid, model.behaviour)
-            delay = model.ring_delay.sample(rng)
-            machine = model.p_machine > 0 and rng.random() < model.p_machine
+            if model.machine_ring_delay is None:  # (draws in this order: seeded runs stay as they were)
+                delay = model.ring_delay.sample(rng)
+                machine = model.p_machine > 0 and rng.random() < model.p_machine
+            else:
+                machine = model.p_machine > 0 and rng.random() < model.p_machine
+                delay = (model.machine_ring_delay if machine else model.ring_delay).sample(rng)
             if any(a in cmd.variables.get("execute_on_answer", "") for a in ("amd", "avmd")):
                 answer_at = self.now + self.fabric.timing.progress + delay
                 verdict_at = answer_at + model.amd_delay.sample(rng)
-                self.scheduler.at(verdict_at, self._amd_verdict, cmd.uuid, "machine" if machine else "human")
+                self.scheduler.at(verdict_at, self._amd_verdict, cmd.uuid, self._amd_says(machine, rng))
             return "answer", delay
-        if draw < model.p_busy + model.p_answer + model.p_failed:
+        if draw < model.p_busy + p_answer + model.p_failed:
             return "unreachable", 0.0
         return "no_answer", 0.0
+
+    def _amd_says(self, machine: bool, rng: random.Random) -> str:
+        model = self.outbound
+        wrong = model.amd_miss if machine else model.amd_false_positive
+        if wrong > 0 and rng.random() < wrong:
+            machine = not machine
+        return "machine" if machine else "human"
 
     def _amd_verdict(self, uuid: str, result: str) -> None:
         self.fabric.machine_detected(uuid, result)
