@@ -656,6 +656,7 @@ class Dialer:
     def _live(self, c: CampaignBook, d: Dial, now: float) -> None:
         d.live = True
         c.stats.dial_ended(Outcome.LIVE, (d.answered_at or now) - d.started_at)
+        c.stats.live_known(now - (d.answered_at or now))
         if d.agent_id is None:
             # from the moment the answer is known to be live (after the AMD verdict), not from the
             # answer itself: the verdict takes longer than the connect deadline, so counting from

@@ -23,7 +23,8 @@ Theory of operation (:class:`PredictivePacer`):
 - Each ringing dial turns into a live answer with probability ``P(live | still ringing after e)``,
   computed from the observed outcome mix and the ring-time distribution of each outcome (a call
   ringing for 15 s is probably a no-answer). Answered dials waiting for an agent are live for sure.
-- Each agent is free by the horizon ``h`` (median live ring time + the connect deadline) with a
+- Each agent is free by the horizon ``h`` (median live ring time + median AMD verdict delay + the
+  connect deadline: when a new dial's live answer needs its agent at the latest) with a
   probability from the observed talk and wrap-up distributions conditioned on its time in its
   current phase (an agent 10 s into a 15 s wrap-up is nearly free; one 5 s into a call is not).
 - Live answers ``L`` and free agents ``A`` are sums of independent Bernoullis (Poisson-binomial,
@@ -132,6 +133,7 @@ class DialStats:
     ring: dict[Outcome, Samples] = field(default_factory=dict)
     talk: Samples = field(default_factory=Samples)
     wrap: Samples = field(default_factory=Samples)
+    verdict: Samples = field(default_factory=Samples)  # answer -> "live" (the AMD verdict's delay)
     _recent: deque[tuple[float, bool]] = field(default_factory=deque)
     _cap_recent: deque[tuple[float, bool]] = field(default_factory=deque)
     _cap_abandons: int = 0
@@ -142,6 +144,7 @@ class DialStats:
             self.ring.setdefault(outcome, Samples(self.reservoir))
         self.talk = Samples(self.reservoir)
         self.wrap = Samples(self.reservoir)
+        self.verdict = Samples(self.reservoir)
 
     # feeding -------------------------------------------------------------------------------
     def dial_ended(self, outcome: Outcome, ring_s: float) -> None:
@@ -183,6 +186,11 @@ class DialStats:
     def counted_machine_hangup(self, weight: float) -> None:
         """An AMD hang-up counted as an abandon in proportion ``weight`` (e.g. UK rules)."""
         self.machine_hangups_counted += weight
+
+    def live_known(self, after_answer_s: float) -> None:
+        """A live answer was known to be live ``after_answer_s`` after it was answered (the AMD
+        verdict's delay; 0 without AMD): its connect deadline starts then."""
+        self.verdict.add(after_answer_s)
 
     def talk_ended(self, talk_s: float) -> None:
         self.talk.add(talk_s)
@@ -327,7 +335,9 @@ class PredictivePacer:
             return progressive
         self._predicting = True
         live_ring = stats.ring[Outcome.LIVE]
-        horizon = live_ring.quantile(0.5, 7.0) + snap.connect_deadline_s
+        # A new dial needs its agent when it is known to be live (ring, then the AMD verdict) and
+        # at the latest the connect deadline after that.
+        horizon = live_ring.quantile(0.5, 7.0) + stats.verdict.quantile(0.5, 0.0) + snap.connect_deadline_s
         live_probs = self._live_probs(snap, mix, p_live)
         idle, free_probs = self._free_probs(stats, working, horizon)
         budget = min(snap.headroom, int(self.max_ratio * len(working)) - len(snap.dials))

@@ -156,3 +156,12 @@ def test_the_cap_holds_over_its_window_after_the_lifetime_has_forgotten_it() -> 
     assert stats.lifetime_rate() < 0.01
     idle = [AgentView(AgentPhase.IDLE, 5.0)] * 10
     assert PredictivePacer().dials_to_place(snap(idle, [], stats, now=now)) == 10  # progressive
+
+
+def test_an_amd_verdict_delay_lengthens_the_horizon_agents_may_free_up_in() -> None:
+    wrapping = [AgentView(AgentPhase.WRAP_UP, 5.0)] * 10  # wrap-up samples run 8-21 s
+    without = PredictivePacer().dials_to_place(snap(wrapping, [], trained_stats()))
+    stats = trained_stats()
+    for _ in range(50):
+        stats.live_known(8.0)  # each live answer is known 8 s after it is answered
+    assert PredictivePacer().dials_to_place(snap(wrapping, [], stats)) > without

@@ -92,3 +92,13 @@ def test_a_real_conversation_stays_a_live_answer() -> None:
     rig.hangup(customer)
     rig.advance(rig.now + 6)
     assert rig.dialer._campaign("spring").stats.live_total == 1
+
+
+def test_the_amd_verdicts_delay_reaches_the_pacer() -> None:
+    rig = _started(["1001"], amd=True)
+    first = rig.dials()[0]
+    rig.now += 5
+    rig.answer(first.uuid)
+    rig.now += 3
+    rig.amd(first.uuid, "human")  # live now: its connect deadline starts here, not at the answer
+    assert rig.dialer._campaign("spring").stats.verdict.quantile(0.5, -1.0) == 3.0
