@@ -14,7 +14,9 @@ Run: ``.venv/bin/python bench/dialer_daemon.py`` (defaults: ``--seeds 3 --hours 
 ``.venv/bin/python bench/dialer_daemon.py --quick`` (seeds 2, 1 h, agents 5 20: about 10 s), or one
 configuration, e.g. ``.venv/bin/python bench/dialer_daemon.py --agents 20 --p-human 0.30 --hours 8
 --policies progressive ctilink`` (about 35 s). Several ``--hours`` values may be given;
-``--agent-ring LOW HIGH`` changes how long agents' phones ring before they answer.
+``--agent-ring LOW HIGH`` changes how long agents' phones ring before they answer. ``--tune`` also
+runs the fixed power ratios of ``TUNE_GRID`` and reports, per configuration, the best one whose
+every seed stays at or under the cap, as ``power_tuned(R)`` (``--policies power:R`` runs one).
 Prints one line per configuration, then a final JSON line:
 ``{"results": [{"n": 20, "policy": "ctilink", "p_human": 0.3, "hours": 8.0, "occupancy": ..,
 "abandon_rate": .., "abandon_rate_max_seed": .., "abandon_rate_worst_hour": ..,
@@ -109,6 +111,9 @@ from ctilink.sim.models import OutboundAnswer
 P_MACHINE, P_BUSY = 0.15, 0.1
 TARGET = 0.03
 POLICIES = ("progressive", "power", "vicidial_adapt", "ctilink")
+# --tune: the fixed power ratios tried; each configuration reports the best that keeps every seed
+# at or under the cap, as ``power_tuned(R)``.
+TUNE_GRID = {"power": (1.4, 1.6, 1.8, 2.0, 2.2, 2.4, 2.6)}
 START = 1_700_467_200.0  # Monday 2023-11-20 08:00 UTC: clock hours of the shift start on the hour
 CAMPAIGN, QUEUE = "bench", "outbound"
 LOGIN_SPREAD_S = 600.0
@@ -126,15 +131,17 @@ def lognormal(mean: float, sd: float) -> LogNormal:
 
 
 def make_pacer(name: str) -> object:
-    if name == "progressive":
+    """A policy by name; ``power:R`` sets the fixed policy's ratio."""
+    family, _, param = name.partition(":")
+    if family == "progressive" and not param:
         return ProgressivePacer()
-    if name == "power":
-        return PowerPacer(ratio=2.0)
-    if name == "vicidial_adapt":
+    if family == "power":
+        return PowerPacer(ratio=float(param or 2.0))
+    if family == "vicidial_adapt" and not param:
         return AdaptiveDialLevelPacer(dropped_percentage=100 * TARGET, maximum_level=3.0)
-    if name == "ctilink":
+    if family == "ctilink" and not param:
         return PredictivePacer()
-    raise ValueError(f"unknown policy {name!r}; expected one of {', '.join(POLICIES)}")
+    raise ValueError(f"unknown policy {name!r}; expected one of {', '.join(POLICIES)} (power:R)")
 
 
 def outbound_model(p_human: float) -> OutboundAnswer:
@@ -323,13 +330,28 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _tuned(results: list[dict[str, Any]], tried: set[str]) -> list[dict[str, Any]]:
+    """Per configuration and fixed family, the ratio with the best occupancy whose every seed stays
+    at or under the cap (none if no ratio does)."""
+    best: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for e in results:
+        if e["policy"] not in tried or e["abandon_rate_max_seed"] > TARGET:
+            continue
+        family, _, ratio = e["policy"].partition(":")
+        key = (e["n"], e["p_human"], e["hours"], family)
+        if key not in best or e["occupancy"] > best[key]["occupancy"]:
+            best[key] = {**e, "policy": f"{family}_tuned({ratio})"}
+    return list(best.values())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--hours", type=float, nargs="+", default=[8.0])
     parser.add_argument("--agents", type=int, nargs="+", default=[5, 20, 50])
     parser.add_argument("--p-human", type=float, nargs="+", default=[0.15, 0.30])
-    parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
+    parser.add_argument("--policies", nargs="+", default=list(POLICIES), help="names, or power:R")
+    parser.add_argument("--tune", action="store_true", help="also sweep the power ratio (TUNE_GRID)")
     parser.add_argument(
         "--agent-ring",
         type=float,
@@ -344,7 +366,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.seeds, args.hours, args.agents = 2, [1.0], [5, 20]
     ring = (args.agent_ring[0], args.agent_ring[1])
-    configs = [(n, p, h, ph) for h in args.hours for ph in args.p_human for n in args.agents for p in args.policies]
+    for name in args.policies:
+        make_pacer(name)  # a bad name fails here, not in a worker
+    tried = [f"{family}:{r}" for family, grid in TUNE_GRID.items() for r in grid] if args.tune else []
+    policies = list(dict.fromkeys([*args.policies, *tried]))
+    configs = [(n, p, h, ph) for h in args.hours for ph in args.p_human for n in args.agents for p in policies]
     # the biggest first, so two workers finish together
     jobs: list[Job] = sorted(
         ((n, p, s, h, ph, ring) for (n, p, h, ph) in configs for s in range(args.seeds)),
@@ -371,7 +397,13 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     print(f"{len(jobs)} runs in {wall:.0f} s wall", file=sys.stderr, flush=True)
-    print(json.dumps({"results": results}))
+    tuned = _tuned(results, set(tried)) if tried else []
+    for entry in tuned:
+        print(
+            f"N={entry['n']:<3} {entry['policy']:<15} p_human {entry['p_human']:.2f} {entry['hours']:g} h  best under the cap"
+        )
+    shown = [e for e in results if e["policy"] not in set(tried) - set(args.policies)]
+    print(json.dumps({"results": shown + tuned}))
     return 0
 
 
