@@ -113,7 +113,7 @@ TARGET = 0.03
 POLICIES = ("progressive", "power", "vicidial_adapt", "ctilink")
 # --tune: the fixed power ratios tried; each configuration reports the best that keeps every seed
 # at or under the cap, as ``power_tuned(R)``.
-TUNE_GRID = {"power": (1.4, 1.6, 1.8, 2.0, 2.2, 2.4, 2.6)}
+TUNE_GRID = {"power": (1.4, 1.6, 1.8, 2.0, 2.2, 2.4, 2.6, 3.0, 3.5, 4.0)}
 START = 1_700_467_200.0  # Monday 2023-11-20 08:00 UTC: clock hours of the shift start on the hour
 CAMPAIGN, QUEUE = "bench", "outbound"
 LOGIN_SPREAD_S = 600.0
