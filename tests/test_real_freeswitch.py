@@ -7,6 +7,8 @@ parks, so an originated leg stays up until we kill it.
 from __future__ import annotations
 
 import os
+import random
+import socket
 import uuid as uuidlib
 from typing import Any
 
@@ -14,9 +16,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from ctilink.commands import Hangup, Originate
+from ctilink.core import AgentProfile, Engine, EngineConfig, QueueConfig
+from ctilink.core import requests as rq
+from ctilink.core.ids import seeded_ids
 from ctilink.esl.backoff import Backoff
 from ctilink.esl.connection import EslConnection
-from ctilink.events import ChannelCreated, ChannelHungUp, Heartbeat, JobCompleted, Resynced
+from ctilink.events import ChannelCreated, ChannelHungUp, ChannelParked, Heartbeat, JobCompleted, Resynced
 
 SPEC = os.environ.get("CTILINK_TEST_ESL", "")
 DIAL = os.environ.get("CTILINK_TEST_DIAL", "loopback/9664/default")
@@ -96,3 +101,32 @@ def test_heartbeat_arrives(conn: EslConnection) -> None:
     # FreeSWITCH's default heartbeat interval is 20 s.
     beat = _until(conn, lambda e: isinstance(e, Heartbeat), timeout=45.0)
     assert beat.core_uuid == conn.core_uuid
+
+
+def test_an_auto_answer_offer_asks_the_phone_to_answer_at_once(conn: EslConnection) -> None:
+    # The engine's own offer for an auto_answer queue, sent as the daemon sends it; FreeSWITCH's
+    # mod_sofia then sets the INVITE's Call-Info header and intercom parameter on the agent leg.
+    _until(conn, lambda e: isinstance(e, Resynced))
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a phone that never answers
+    silent.bind(("127.0.0.1", 0))
+    phone = f"sofia/external/aa@127.0.0.1:{silent.getsockname()[1]}"  # the leg waits in its INVITE
+    engine = Engine(
+        EngineConfig(
+            queues=[QueueConfig(name="sales", auto_answer=True)],
+            agents=[AgentProfile(id="a1", endpoints=[phone])],
+        ),
+        id_factory=seeded_ids(random.Random()),
+    )
+    engine.handle(rq.AgentLogin("a1"), 0.0)
+    customer = ChannelParked(uuid=str(uuidlib.uuid4()), variables={"ctilink_queue": "sales"})
+    (offer,) = [c for c in engine.handle(customer, 1.0).commands if isinstance(c, Originate)]
+    conn.bgapi(offer, timeout=WAIT)
+    _until(conn, lambda e: isinstance(e, ChannelCreated) and e.uuid == offer.uuid)
+    try:
+        call_info = conn.api(f"uuid_getvar {offer.uuid} sip_h_Call-Info", timeout=WAIT)
+        params = conn.api(f"uuid_getvar {offer.uuid} sip_invite_params", timeout=WAIT)
+        assert call_info.body.strip().endswith(";answer-after=0"), call_info.body
+        assert params.body.strip() == "intercom=true", params.body
+    finally:
+        conn.api(Hangup(uuid=offer.uuid), timeout=WAIT)
+        silent.close()
