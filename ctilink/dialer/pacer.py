@@ -119,6 +119,38 @@ class Samples:
         return sum(self._fifo) / len(self._fifo) if self._fifo else default
 
 
+class RollingRate:
+    """Settled live answers of a trailing window: (live, abandoned) in O(1) amortised, so the cap
+    check on every pacing decision costs nothing however many answers a day holds."""
+
+    __slots__ = ("_abandons", "_answers")
+
+    def __init__(self) -> None:
+        self._answers: deque[tuple[float, bool]] = deque()
+        self._abandons = 0
+
+    def add(self, at: float, abandoned: bool) -> None:
+        self._answers.append((at, abandoned))
+        self._abandons += int(abandoned)
+
+    def forget(self, at: float, abandoned: bool) -> None:
+        """Take back the latest answer settled at ``at`` (a correction, rare: searched from the end)."""
+        answers = self._answers
+        for i in range(len(answers) - 1, -1, -1):
+            if answers[i] == (at, abandoned):
+                del answers[i]
+                self._abandons -= int(abandoned)
+                return
+
+    def counts(self, now: float, span_s: float) -> tuple[int, int]:
+        """(live answers, abandons) settled in the ``span_s`` seconds up to ``now``."""
+        answers = self._answers
+        while answers and answers[0][0] < now - span_s:
+            _, abandoned = answers.popleft()
+            self._abandons -= int(abandoned)
+        return len(answers), self._abandons
+
+
 @dataclass
 class DialStats:
     """Outcome statistics of one campaign: lifetime counters, a rolling window, reservoirs."""
@@ -134,9 +166,8 @@ class DialStats:
     talk: Samples = field(default_factory=Samples)
     wrap: Samples = field(default_factory=Samples)
     verdict: Samples = field(default_factory=Samples)  # answer -> "live" (the AMD verdict's delay)
-    _recent: deque[tuple[float, bool]] = field(default_factory=deque)
-    _cap_recent: deque[tuple[float, bool]] = field(default_factory=deque)
-    _cap_abandons: int = 0
+    _recent: RollingRate = field(default_factory=RollingRate)  # over window_s
+    _cap_recent: RollingRate = field(default_factory=RollingRate)  # over cap_window_s
     _recent_outcomes: deque[Outcome] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
@@ -159,9 +190,8 @@ class DialStats:
         """A live answer is settled: connected to an agent in time, or abandoned."""
         self.live_total += 1
         self.abandoned_total += int(abandoned)
-        self._recent.append((now, abandoned))
-        self._cap_recent.append((now, abandoned))
-        self._cap_abandons += int(abandoned)
+        self._recent.add(now, abandoned)
+        self._cap_recent.add(now, abandoned)
 
     def machine_after_all(self, settled_at: float) -> None:
         """A live answer settled (connected) at ``settled_at`` was a machine after all (the agent
@@ -172,11 +202,8 @@ class DialStats:
         self.live_total -= 1
         self.outcomes[Outcome.LIVE] = max(0, self.outcomes[Outcome.LIVE] - 1)
         self.outcomes[Outcome.MACHINE] += 1
-        for recent in (self._recent, self._cap_recent):
-            for i in range(len(recent) - 1, -1, -1):
-                if recent[i] == (settled_at, False):
-                    del recent[i]
-                    break
+        self._recent.forget(settled_at, False)
+        self._cap_recent.forget(settled_at, False)
         outcomes = self._recent_outcomes
         for i in range(len(outcomes) - 1, -1, -1):
             if outcomes[i] is Outcome.LIVE:
@@ -207,19 +234,12 @@ class DialStats:
         return self.abandons / self.live_total if self.live_total else 0.0
 
     def window(self, now: float) -> tuple[int, int]:
-        """(live answers, abandons) in the rolling window ending at ``now``."""
-        while self._recent and self._recent[0][0] < now - self.window_s:
-            self._recent.popleft()
-        return len(self._recent), sum(1 for _, a in self._recent if a)
+        """(live answers, abandons) in the reported rolling window ending at ``now``."""
+        return self._recent.counts(now, self.window_s)
 
     def cap_window(self, now: float) -> tuple[int, int]:
-        """(live answers, abandons) in the cap's window ending at ``now`` (kept with a running
-        count: a day of a large campaign is many thousand answers)."""
-        recent = self._cap_recent
-        while recent and recent[0][0] < now - self.cap_window_s:
-            _, abandoned = recent.popleft()
-            self._cap_abandons -= int(abandoned)
-        return len(recent), self._cap_abandons
+        """(live answers, abandons) in the cap's window ending at ``now``."""
+        return self._cap_recent.counts(now, self.cap_window_s)
 
     def outcome_mix(self) -> dict[Outcome, float]:
         """Recent share of each outcome among resolved dials (empty with no data)."""
@@ -469,5 +489,6 @@ __all__ = [
     "Pacer",
     "PacerSnapshot",
     "PredictivePacer",
+    "RollingRate",
     "Samples",
 ]
