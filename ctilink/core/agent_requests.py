@@ -11,15 +11,13 @@ Rules:
 
 from __future__ import annotations
 
-import re
-
 import structlog
 
 from ctilink.core import admin, pools, settle
 from ctilink.core import requests as rq
 from ctilink.core.agent import AgentEvent, AgentState, Reservation, transition
 from ctilink.core.call import Leg
-from ctilink.core.config import NAME_PATTERN
+from ctilink.core.config import NAME_RE
 from ctilink.core.errors import (
     AgentUnavailable,
     InvalidValue,
@@ -31,7 +29,6 @@ from ctilink.core.errors import (
 from ctilink.core.state import EngineState, Timer
 
 log = structlog.get_logger("ctilink.core")
-_NAME = re.compile(NAME_PATTERN)
 _MAX_WRAP_EXTENSION_S = 3600.0
 
 
@@ -134,7 +131,7 @@ def disposition(s: EngineState, req: rq.SetDisposition) -> None:
 def reserve(s: EngineState, req: rq.ReserveAgent) -> None:
     agent = s.agent(req.agent_id)
     for field, value in (("campaign", req.campaign), ("reason", req.reason)):
-        if not (isinstance(value, str) and _NAME.match(value)):
+        if not (isinstance(value, str) and NAME_RE.match(value)):
             raise InvalidValue(field, value, "a plain name (letters, digits, _.@+-; up to 64)")
     contact = req.contact_id
     if contact is not None and not (isinstance(contact, str) and 0 < len(contact) <= 128 and contact.isprintable()):

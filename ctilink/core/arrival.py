@@ -27,7 +27,12 @@ from ctilink.commands import Hangup, SetVariables, Transfer
 from ctilink.core import matching, offers, pools, queueing, settle, sticky_routing
 from ctilink.core.agent import Agent, AgentState
 from ctilink.core.call import Call, CallEvent, CallState, Disposition, TransferRecord
-from ctilink.core.config import CAUSE_PATTERN, DESTINATION_PATTERN, NAME_PATTERN, OverflowAction
+from ctilink.core.config import (
+    CAUSE_RE,
+    DESTINATION_RE,
+    NAME_RE,
+    OverflowAction,
+)
 from ctilink.core.errors import AgentUnavailable, InvalidValue, ScreenFailed, UnknownQueue
 from ctilink.core.lists_screen import Verdict
 from ctilink.core.notifications import CallArrived, CallScreened
@@ -38,10 +43,7 @@ from ctilink.events import ChannelParked
 from ctilink.lists.model import BlockAction
 
 log = structlog.get_logger("ctilink.core")
-_CAUSE = re.compile(CAUSE_PATTERN)
 _PRIORITY = re.compile(r"^[0-9]{1,3}$")
-_DESTINATION = re.compile(DESTINATION_PATTERN)
-_NAME = re.compile(NAME_PATTERN)
 
 
 def on_arrival(s: EngineState, ev: ChannelParked) -> None:
@@ -165,7 +167,7 @@ def _green_channel(
         screened(s, call, verdict, "vip")
     if green is not None and green not in s.agents:
         assert verdict is not None
-        if _DESTINATION.match(green):
+        if DESTINATION_RE.match(green):
             screened(s, call, verdict, "green-extension")
             call.transfers.append(TransferRecord(s.now, "green-channel", green, call.queue, None, "whitelist"))
             s.cmd(Transfer(call.uuid, green, context=s.config.transfer_context, node=call.node))
@@ -295,12 +297,12 @@ def run_screen(s: EngineState, call: Call, variables: Mapping[str, str]) -> Scre
 def check_decision(decision: ScreenDecision) -> None:
     if decision.priority is not None and not (0 <= decision.priority <= 100):
         raise ValueError(f"priority {decision.priority} outside 0..100")
-    if decision.action == "reject" and not _CAUSE.match(decision.cause):
+    if decision.action == "reject" and not CAUSE_RE.match(decision.cause):
         raise ValueError("reject cause must be an upper-case hangup cause name")
     if decision.action == "extension":
-        if not decision.destination or not _DESTINATION.match(decision.destination):
+        if not decision.destination or not DESTINATION_RE.match(decision.destination):
             raise ValueError("extension destination is not a plain extension/number")
-        if decision.context is not None and not _NAME.match(decision.context):
+        if decision.context is not None and not NAME_RE.match(decision.context):
             raise ValueError("extension context is not a plain name")
     if decision.action not in ("accept", "reject", "extension", "agent"):
         raise ValueError(f"unknown action {decision.action!r}")

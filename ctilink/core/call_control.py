@@ -15,7 +15,6 @@ uuids and never changes an agent's or a call's state itself.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,12 +23,10 @@ from ctilink.core import click_to_dial_legs
 from ctilink.core import requests as rq
 from ctilink.core.call import Call, CallState
 from ctilink.core.click_to_dial import ClickToDial
-from ctilink.core.config import CAUSE_PATTERN
+from ctilink.core.config import CAUSE_RE
 from ctilink.core.errors import InvalidValue, NoCallForAgent, UnknownCall
 from ctilink.core.state import EngineState
 from ctilink.values import DIAL_STRING_RE
-
-_CAUSE = re.compile(CAUSE_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +124,7 @@ def _monitor(s: EngineState, req: MonitorAgent) -> None:
 def hangup(s: EngineState, req: rq.HangupCall) -> None:
     """Hang up a call's customer leg (its end is then recorded as ``terminated``)."""
     call = _customer(s, req.call_id)
-    if not _CAUSE.match(req.cause):
+    if not CAUSE_RE.match(req.cause):
         raise InvalidValue("cause", req.cause, "an upper-case hangup cause name")
     call.hangup_requested = True
     s.cmd(Hangup(call.uuid, req.cause, node=call.node))

@@ -38,7 +38,7 @@ from ctilink.core.click_to_dial import (
     Trigger,
     record,
 )
-from ctilink.core.config import CAUSE_PATTERN
+from ctilink.core.config import CAUSE_RE
 from ctilink.core.errors import AgentUnavailable, InvalidValue
 from ctilink.core.notifications import CallEnded
 from ctilink.core.offers import offer_outcome
@@ -61,7 +61,6 @@ from ctilink.values import DIAL_STRING_RE
 log = structlog.get_logger("ctilink.core.click_to_dial")
 
 _NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
-_CAUSE = re.compile(CAUSE_PATTERN)
 
 
 # ---------------------------------------------------------------------------------- the request
@@ -182,7 +181,7 @@ def on_job(s: EngineState, ev: JobCompleted) -> bool:
             _run(s, session, Trigger.JOB_RETURNED, leg)
         return True
     parts = ev.body.split()
-    cause = parts[1] if len(parts) > 1 and _CAUSE.match(parts[1]) else "NORMAL_TEMPORARY_FAILURE"
+    cause = parts[1] if len(parts) > 1 and CAUSE_RE.match(parts[1]) else "NORMAL_TEMPORARY_FAILURE"
     _leg_gone(s, session, leg, cause, None)
     return True
 

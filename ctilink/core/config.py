@@ -33,6 +33,10 @@ ENDPOINT_PATTERN = r"^[A-Za-z0-9_.@:/+=*#-]{1,200}$"
 DESTINATION_PATTERN = r"^[A-Za-z0-9_.+*#-]{1,64}$"
 #: A hang-up cause name as FreeSWITCH spells them (USER_BUSY, NORMAL_CLEARING ...).
 CAUSE_PATTERN = r"^[A-Z_]{1,40}$"
+# The same rules compiled once, for the engine's own checks of what arrives at run time.
+NAME_RE = re.compile(NAME_PATTERN)
+DESTINATION_RE = re.compile(DESTINATION_PATTERN)
+CAUSE_RE = re.compile(CAUSE_PATTERN)
 # Media paths and stream URLs for hold music and announcements.
 MEDIA_PATTERN = r"^[A-Za-z0-9_./:%(),=+#@{}-]{1,256}$"
 

@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import heapq
 import random
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -87,7 +86,7 @@ from ctilink.core import (
 )
 from ctilink.core import requests as rq
 from ctilink.core.call import CallState
-from ctilink.core.config import NAME_PATTERN, AgentProfile, EngineConfig
+from ctilink.core.config import NAME_RE, AgentProfile, EngineConfig
 from ctilink.core.effects import Effects
 from ctilink.core.errors import ConfigError, CtilinkError, InvalidValue, UnknownAgent, UnknownCall
 from ctilink.core.ids import seeded_ids
@@ -110,8 +109,6 @@ from ctilink.events import (
 )
 from ctilink.lists.model import Entry
 from ctilink.lists.numbers import ANONYMOUS
-
-_NAME = re.compile(NAME_PATTERN)
 
 #: Request type -> its handler (call control's requests are added from its own table).
 REQUESTS: dict[type, Callable[[EngineState, Any], None]] = {
@@ -174,7 +171,7 @@ class Engine:
         self.config = config
         custom: dict[str, CustomStrategy] = dict(strategies or {})
         for name in custom:
-            if name in BUILTIN_STRATEGIES or not _NAME.match(name):
+            if name in BUILTIN_STRATEGIES or not NAME_RE.match(name):
                 raise ConfigError(f"custom strategy name {name!r} is a built-in name or not a plain name")
         self.state = s = EngineState(
             config=config,

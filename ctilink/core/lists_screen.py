@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ctilink.core.config import DESTINATION_PATTERN, NAME_PATTERN, ListsConfig
+from ctilink.core.config import DESTINATION_RE, NAME_RE, ListsConfig
 from ctilink.core.errors import (
     CtilinkError,
     DoNotCallError,
@@ -64,8 +64,6 @@ from ctilink.lists.model import (
 )
 from ctilink.lists.numbers import ANONYMOUS, InvalidNumberError, normalize_number, normalize_prefix
 
-_DESTINATION = re.compile(DESTINATION_PATTERN)
-_NAME = re.compile(NAME_PATTERN)
 _CAMPAIGN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _QUEUE_SCOPE = "queue:"
 MAX_CALL_PRIORITY = 100
@@ -244,12 +242,12 @@ class ListScreen:
             )
         target = entry.target
         if entry.list_name is ListName.BLACKLIST and entry.action is BlockAction.ROUTE:
-            if target is None or not _DESTINATION.match(target):
+            if target is None or not DESTINATION_RE.match(target):
                 raise InvalidListEntry(
                     "target", target, f"a route needs an extension of [A-Za-z0-9_.+*#-], got {quoted(target)}"
                 )
         elif entry.list_name is ListName.WHITELIST and target is not None:
-            if not (_NAME.match(target) or _DESTINATION.match(target)):
+            if not (NAME_RE.match(target) or DESTINATION_RE.match(target)):
                 raise InvalidListEntry("target", target, f"expected an agent id or an extension, got {quoted(target)}")
 
     def add(self, entry: Entry, known_queues: Iterable[str] | None, now: float) -> Entry | None:

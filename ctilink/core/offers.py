@@ -22,7 +22,6 @@ in its place from the engine's drain loop (this module never calls queueing).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import structlog
@@ -32,7 +31,7 @@ from ctilink.core import pools, settle
 from ctilink.core.agent import TRANSITIONS, Agent, AgentEvent, AgentState, Hold
 from ctilink.core.call import Call, CallEvent, CallState, Leg, LegEvent, LegState, OfferOutcome
 from ctilink.core.causes import CauseClass, classify
-from ctilink.core.config import CAUSE_PATTERN
+from ctilink.core.config import CAUSE_RE
 from ctilink.core.notifications import CallAnswered, CallOffered, OfferResult
 from ctilink.core.queue import QueueRuntime
 from ctilink.core.settle import Moment
@@ -53,7 +52,6 @@ from ctilink.events import (
 from ctilink.values import display_caller_id
 
 log = structlog.get_logger("ctilink.core")
-_CAUSE = re.compile(CAUSE_PATTERN)
 
 
 #: An unanswered agent leg's offer outcome, by the hang-up class shared with the dialer
@@ -402,5 +400,5 @@ def on_job(s: EngineState, ev: JobCompleted) -> None:
         bridge_if_pending(s, leg)
         return
     parts = ev.body.split()
-    cause = parts[1] if len(parts) > 1 and _CAUSE.match(parts[1]) else "NORMAL_TEMPORARY_FAILURE"
+    cause = parts[1] if len(parts) > 1 and CAUSE_RE.match(parts[1]) else "NORMAL_TEMPORARY_FAILURE"
     leg_gone(s, leg, cause)

@@ -27,17 +27,15 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from ctilink.core.agent import AgentState
-from ctilink.core.config import NAME_PATTERN, StickyConfig
+from ctilink.core.config import NAME_RE, StickyConfig
 from ctilink.core.errors import CtilinkError, InvalidNumber, InvalidValue
 from ctilink.lists.numbers import is_e164
 
-_NAME = re.compile(NAME_PATTERN)
 _PURGE_PER_CALL = 8
 
 Outcome = Literal["hit", "wait", "fallback"]
@@ -171,9 +169,9 @@ def _memo_of(row: object) -> StickyMemo:
     updated_at = getattr(row, "updated_at", None)
     if not isinstance(number, str) or not is_e164(number):
         raise InvalidNumber("number", number, "sticky memory holds E.164 numbers")
-    if queue is not None and (not isinstance(queue, str) or not _NAME.match(queue)):
+    if queue is not None and (not isinstance(queue, str) or not NAME_RE.match(queue)):
         raise InvalidValue("queue", queue, "a queue name or None")
-    if not isinstance(agent_id, str) or not _NAME.match(agent_id):
+    if not isinstance(agent_id, str) or not NAME_RE.match(agent_id):
         raise InvalidValue("agent_id", agent_id, "an agent id")
     if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float)) or not math.isfinite(expires_at):
         raise InvalidValue("expires_at", expires_at, "a finite time")

@@ -11,21 +11,16 @@ Rules:
 
 from __future__ import annotations
 
-import re
-
 from ctilink.commands import Transfer
 from ctilink.core import offers, pools, queueing
 from ctilink.core import requests as rq
 from ctilink.core.agent import Agent
 from ctilink.core.call import Call, CallEvent, CallState, Disposition, TransferRecord
-from ctilink.core.config import DESTINATION_PATTERN, NAME_PATTERN
+from ctilink.core.config import DESTINATION_RE, NAME_RE
 from ctilink.core.errors import AgentUnavailable, CallNotConnected, InvalidValue, UnknownCall, UnknownQueue
 from ctilink.core.notifications import CallTransferred
 from ctilink.core.queue import QueueRuntime
 from ctilink.core.state import EngineState
-
-_DESTINATION = re.compile(DESTINATION_PATTERN)
-_NAME = re.compile(NAME_PATTERN)
 
 
 def transfer(s: EngineState, req: rq.TransferCall) -> None:
@@ -85,8 +80,8 @@ def _target(s: EngineState, req: rq.TransferCall, call: Call) -> tuple[QueueRunt
             raise AgentUnavailable(agent.id, f"state {agent.state.value}")
         return None, agent
     assert req.number is not None
-    if not _DESTINATION.match(req.number):
+    if not DESTINATION_RE.match(req.number):
         raise InvalidValue("number", req.number, "digits or a plain extension name")
-    if req.context is not None and not _NAME.match(req.context):
+    if req.context is not None and not NAME_RE.match(req.context):
         raise InvalidValue("context", req.context, "a plain dialplan context name")
     return None, None
