@@ -156,6 +156,13 @@ INPUTS: tuple[tuple[type, Callable[[EngineState, Any], None]], ...] = (
 )
 
 
+def _take_first(work: dict[str, None]) -> str:
+    """The oldest id of a work list, taken off it (a dict keeps insertion order)."""
+    key = next(iter(work))
+    del work[key]
+    return key
+
+
 class Engine:
     """The ACD engine. See the module docstring for the rules."""
 
@@ -267,8 +274,7 @@ class Engine:
         s = self.state
         while True:
             if s.exhausted:
-                call_id = next(iter(s.exhausted))
-                del s.exhausted[call_id]
+                call_id = _take_first(s.exhausted)
                 call = s.calls.get(call_id)
                 if call is not None and call.state is CallState.OFFERING and not call.ringing:
                     queueing.offers_exhausted(s, call)
@@ -285,20 +291,17 @@ class Engine:
                         sticky_routing.check_waiters(s, agent_id)
                 continue
             if s.dirty_queues:
-                name = next(iter(s.dirty_queues))
-                del s.dirty_queues[name]
+                name = _take_first(s.dirty_queues)
                 queueing.leave_if_empty(s, name)
                 continue
             if s.dirty_calls:
-                call_id = next(iter(s.dirty_calls))
-                del s.dirty_calls[call_id]
+                call_id = _take_first(s.dirty_calls)
                 waiting = s.calls.get(call_id)
                 if waiting is not None and waiting.state is CallState.QUEUED and waiting.in_list:
                     matching.match_call(s, waiting)
                 continue
             if s.new_available:
-                agent_id = next(iter(s.new_available))
-                del s.new_available[agent_id]
+                agent_id = _take_first(s.new_available)
                 free = s.agents.get(agent_id)
                 if free is not None and free.in_pools:
                     matching.match_agent(s, free)
