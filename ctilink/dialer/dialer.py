@@ -399,12 +399,13 @@ class Dialer:
         c = self._campaign(campaign)
         live, abandoned = c.stats.window(now)
         working = sum(1 for a in self._agents if self._works(c, a))
+        in_flight = len(c.in_flight())
         return CampaignStats(
             campaign=campaign,
             state=c.state,
             mode=c.config.mode,
             pending=sum(1 for x in c.contacts.values() if x.status in ("pending", "callback")),
-            dials_in_flight=len(c.in_flight()),
+            dials_in_flight=in_flight,
             live_answers=c.stats.live_total,
             connected=c.connected,
             abandoned=c.stats.abandoned_total,
@@ -413,7 +414,7 @@ class Dialer:
             refused=c.refused,
             agents_idle=sum(1 for a in self._idle_agents(c)),
             agents_working=working,
-            dial_level=len(c.in_flight()) / working if working else 0.0,
+            dial_level=in_flight / working if working else 0.0,
             queue=c.config.queue,
             dials=c.dialed,
         )
