@@ -134,8 +134,7 @@ class Dialer:
         self._by_uuid: dict[str, tuple[str, str]] = {}  # leg uuid -> (campaign, uuid)
         self._by_job: dict[str, tuple[str, str]] = {}
         self._by_call: dict[str, tuple[str, str]] = {}
-        # Connected calls whose record is still to come (after wrap-up): call id -> (campaign,
-        # when its live answer was settled), so an agent's "machine" disposition can correct it.
+        # call id -> (campaign, when connected) until its record: a "machine" disposition corrects it
         self._talked: dict[str, tuple[str, float]] = {}
         self._agents: dict[str, tuple[AgentPhase, float]] = {}  # agent -> (phase, since)
         self._order = itertools.count()
