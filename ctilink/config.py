@@ -311,8 +311,17 @@ class Config(_Model):
     campaigns: list[CampaignConfig] = Field(default_factory=list)
 
     def engine_config(self) -> EngineConfig:
-        """The core's configuration, cross-checked as a whole (strategies, overflow targets, skills)."""
-        return EngineConfig(queues=list(self.queues), agents=list(self.agents), **self.engine)
+        """The core's configuration, cross-checked as a whole (strategies, overflow targets, skills).
+
+        The campaigns' machine dispositions join the disposition codes: an agent must be able to
+        say a connected call reached a machine, or the legal abandon rate could not be corrected."""
+        engine = dict(self.engine)
+        codes = list(engine.get("disposition_codes", ()))
+        for campaign in self.campaigns:
+            codes += [c for c in campaign.machine_dispositions if c not in codes]
+        if codes:
+            engine["disposition_codes"] = codes
+        return EngineConfig(queues=list(self.queues), agents=list(self.agents), **engine)
 
 
 def _path(loc: tuple[Any, ...]) -> str:

@@ -67,6 +67,24 @@ def test_cross_references_are_checked() -> None:
     assert info.value.errors, "an escalation step widening to an unknown queue must be refused"
 
 
+def _campaign(**kw: object) -> dict[str, object]:
+    return {"name": "spring", "queue": "q", "caller_id_number": "442070000000", **kw}
+
+
+def test_a_campaigns_machine_disposition_is_a_code_agents_can_set() -> None:
+    # Without it an agent could never say a connected call reached a machine, and the campaign's
+    # legal abandon rate (live answers only) could not be corrected.
+    config = parse_config(
+        {"queues": [{"name": "q"}], "engine": {"disposition_codes": ["resolved"]}, "campaigns": [_campaign()]}
+    )
+    assert config.engine_config().disposition_codes == ["resolved", "machine"]
+    config = parse_config({"queues": [{"name": "q"}], "campaigns": [_campaign(machine_dispositions=["vm", "fax"])]})
+    assert config.engine_config().disposition_codes == ["vm", "fax"]
+    with pytest.raises(ConfigError) as info:
+        parse_config({"queues": [{"name": "q"}], "campaigns": [_campaign(machine_dispositions=["voice mail"])]})
+    assert _paths(info.value) == ["campaigns[0].machine_dispositions[0]"]
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ctilink.cli", *args], capture_output=True, text=True, timeout=60, cwd=ROOT

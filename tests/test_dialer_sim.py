@@ -58,10 +58,12 @@ class Run:
         seed: int = 7,
         auto_answer: bool = False,
         agent_ring_s: float = 1.0,
+        machine_disposition: str | None = None,
     ) -> None:
         config = EngineConfig(
             queues=[QueueConfig(name=campaign.queue, wrap_up_s=3.0, auto_answer=auto_answer)],
             agents=[AgentProfile(id=a, endpoints=[f"user/{a}"]) for a in agents],
+            disposition_codes=list(campaign.machine_dispositions),
         )
         self.engine = Engine(config, rng=random.Random(seed))
         self.dialer = Dialer(dnc=self.engine.check_dnc)
@@ -77,7 +79,10 @@ class Run:
             ],
             self.sim.now,
         ).notifications
-        self.sim.add_agents(agents, AgentBehaviour(ring_delay=Fixed(agent_ring_s), wrap_up_time=Fixed(1.0)))
+        behaviour = AgentBehaviour(
+            ring_delay=Fixed(agent_ring_s), wrap_up_time=Fixed(1.0), machine_disposition=machine_disposition
+        )
+        self.sim.add_agents(agents, behaviour)
         self.sim.run_for(1.0)
 
     def start(self) -> None:
@@ -378,3 +383,28 @@ def test_amd_errors_machine_ring_times_and_a_changing_answer_rate_are_the_switch
     assert later.answer_rate(59.0) == 1.0 and later.answer_rate(60.0) == 0.0
     with pytest.raises(ValueError, match="answer_schedule"):
         OutboundAnswer(answer_schedule=((0.0, 1.5),))
+
+
+@pytest.mark.parametrize(("code", "live"), [(None, 3), ("machine", 0)])
+def test_a_machine_amd_missed_that_the_agent_marks_machine_leaves_the_live_answers(code: str | None, live: int) -> None:
+    # Every answer is a machine that AMD calls human, so each is connected to the agent. The agent
+    # who hears a machine marks the call "machine" (the campaign's machine disposition): the legal
+    # count then has no live answer. An agent who says nothing leaves three.
+    model = OutboundAnswer(
+        ring_delay=Fixed(4.0),
+        p_answer=1.0,
+        p_busy=0.0,
+        behaviour=TALK,
+        p_machine=1.0,
+        amd_miss=1.0,
+        machine_behaviour=CallerBehaviour(patience=Fixed(120.0), talk=Fixed(8.0), hangs_up_first=1.0),
+    )
+    run = Run(campaign(amd=True), ["1001"], model, n_contacts=3, machine_disposition=code)
+    run.start()
+    run.sim.run_for(300)
+    assert [a.outcome for a in run.attempts()] == ["connected"] * 3
+    records = [n.record for n in run.notes(nt.CallEnded)]
+    assert [r.disposition_code for r in records] == [code] * 3
+    assert [r.talk_s for r in records] == pytest.approx([8.0] * 3, abs=0.5)  # the machine's own length
+    assert run.dialer._campaign("spring").stats.live_total == live
+    assert check_invariants(run.engine) == []

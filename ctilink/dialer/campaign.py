@@ -10,7 +10,7 @@ Rules:
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -101,7 +101,7 @@ class CampaignConfig(BaseModel):
     machine_abandon_weight: float = Field(default=0.0, ge=0.0, le=1.0)  # share of AMD hang-ups counted abandoned
     # Disposition codes an agent gives a connected call that reached a machine (no AMD, or AMD
     # missed it): the answer leaves the live answers, as the legal abandon rate counts them.
-    machine_dispositions: tuple[str, ...] = ("machine",)
+    machine_dispositions: tuple[Annotated[str, Field(pattern=NAME)], ...] = ("machine",)
     preview_timeout_s: float = Field(default=30.0, gt=0)
     preview_timeout_action: Literal["dial", "return"] = "return"
     pacing_tick_s: float = Field(default=1.0, gt=0)

@@ -12,7 +12,9 @@ Rules:
 Theory of operation: :class:`AgentPeople` keeps, per agent id, the behaviour model and the calls
 their phone is on. The fabric asks :meth:`decide` how the phone reacts to an offer; bridged agent
 legs may get a hold (phone re-INVITE, so the switch reports CHANNEL_HOLD) or a blind transfer
-(``TransferCall``); entering wrap-up may lead to an early ``EndWrapUp``; breaks are a Poisson
+(``TransferCall``); entering wrap-up may lead to an early ``EndWrapUp``; an agent connected to an
+answering machine (the switch names its legs in :attr:`AgentPeople.machine_legs`) sets the behaviour's
+``machine_disposition`` on the call; breaks are a Poisson
 process while logged in. The module owns those people-timers and nothing else.
 """
 
@@ -25,7 +27,7 @@ from typing import Any
 
 from ctilink.core import requests as rq
 from ctilink.core.agent import AgentState
-from ctilink.core.notifications import AgentStateChanged
+from ctilink.core.notifications import AgentStateChanged, CallAnswered, CallArrived
 from ctilink.events import ChannelBridged, ChannelCreated, ChannelHungUp, ChannelUnbridged, Event
 from ctilink.sim.models import AgentBehaviour, LegOutcome
 from ctilink.sim.scheduler import Scheduler, Timer
@@ -66,6 +68,10 @@ class AgentPeople:
         self._breaks: dict[str, Timer] = {}
         self._wrap_clicks: dict[str, Timer] = {}
         self.requests_sent = 0
+        # customer legs that are answering machines (the switch knows; the agent hears it), and the
+        # engine's calls they became
+        self.machine_legs: set[str] = set()
+        self._machine_calls: set[str] = set()
 
     def behaviour(self, agent_id: str) -> AgentBehaviour:
         return self.behaviours.get(agent_id, self.default)
@@ -189,6 +195,14 @@ class AgentPeople:
         The desktop's "end wrap-up" button disappears when wrap-up ends, so a click still planned
         then is dropped: a refused click would be the desktop's bug, not the agent's.
         """
+        if type(note) is CallArrived:
+            if note.uuid in self.machine_legs:
+                self.machine_legs.discard(note.uuid)
+                self._machine_calls.add(note.call_id)
+            return
+        if type(note) is CallAnswered:
+            self._heard(note)
+            return
         if type(note) is not AgentStateChanged:
             return
         if note.old is AgentState.WRAP_UP:
@@ -202,6 +216,15 @@ class AgentPeople:
             self._wrap_clicks[note.agent_id] = self.scheduler.after(
                 b.wrap_up_time.sample(self.rng), self._end_wrap_up, note.agent_id
             )
+
+    def _heard(self, note: CallAnswered) -> None:
+        """An agent connected to an answering machine says so with the behaviour's code."""
+        if note.call_id not in self._machine_calls:
+            return
+        self._machine_calls.discard(note.call_id)
+        code = self.behaviour(note.agent_id).machine_disposition
+        if code is not None:
+            self._request(rq.SetDisposition(note.agent_id, code, call_id=note.call_id))
 
     def _end_wrap_up(self, agent_id: str) -> None:
         self._wrap_clicks.pop(agent_id, None)

@@ -156,6 +156,8 @@ class OutboundAnswer:
     amd_miss: float = 0.0
     # The answer rate through the shift: (seconds after the start, p_answer from then on).
     answer_schedule: tuple[tuple[float, float], ...] = ()
+    # How a machine behaves once connected to an agent (AMD off, or AMD missed it); None: as a person.
+    machine_behaviour: CallerBehaviour | None = None
 
     def __post_init__(self) -> None:
         _probability("OutboundAnswer.p_answer", self.p_answer)
@@ -213,6 +215,8 @@ class AgentBehaviour:
     breaks_per_hour: float = 0.0
     break_time: Distribution = Uniform(300.0, 900.0)
     break_reason: str = "break"
+    # The code an agent connected to an answering machine sets on the call (None: sets none).
+    machine_disposition: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("p_no_answer", "p_busy", "p_reject", "p_end_wrap_up_early", "p_hold", "p_transfer"):

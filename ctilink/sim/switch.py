@@ -292,17 +292,21 @@ class SimulatedSwitch:
         if draw < model.p_busy:
             return "busy", 0.0
         if draw < model.p_busy + p_answer:
-            self.parties.attach(cmd.uuid, model.behaviour)
             if model.machine_ring_delay is None:  # (draws in this order: seeded runs stay as they were)
                 delay = model.ring_delay.sample(rng)
                 machine = model.p_machine > 0 and rng.random() < model.p_machine
             else:
                 machine = model.p_machine > 0 and rng.random() < model.p_machine
                 delay = (model.machine_ring_delay if machine else model.ring_delay).sample(rng)
+            self.parties.attach(cmd.uuid, (machine and model.machine_behaviour) or model.behaviour)
+            verdict = None
             if any(a in cmd.variables.get("execute_on_answer", "") for a in ("amd", "avmd")):
                 answer_at = self.now + self.fabric.timing.progress + delay
                 verdict_at = answer_at + model.amd_delay.sample(rng)
-                self.scheduler.at(verdict_at, self._amd_verdict, cmd.uuid, self._amd_says(machine, rng))
+                verdict = self._amd_says(machine, rng)
+                self.scheduler.at(verdict_at, self._amd_verdict, cmd.uuid, verdict)
+            if machine and verdict != "machine":  # a machine an agent may be connected to
+                self.agents.machine_legs.add(cmd.uuid)
             return "answer", delay
         if draw < model.p_busy + p_answer + model.p_failed:
             return "unreachable", 0.0
