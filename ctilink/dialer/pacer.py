@@ -7,7 +7,7 @@ Rules:
   It never reads a clock, never sleeps, never draws random numbers and never knows about
   contacts, switches, agents' identities or the engine. Any object with ``name`` and
   ``dials_to_place(snapshot) -> int`` is a pacer (:class:`Pacer`); the baselines live in
-  ``policies.py``, and ``bench/dialer_sim.py`` compares them on the same model.
+  ``policies.py``, and ``bench/dialer_sim.py`` compares them on the daemon's path.
 - :class:`DialStats` is fed by whoever owns the dials (the dialer, or the benchmark): outcome of
   every dial with its ring time, every live answer with whether it was abandoned, every talk and
   wrap-up duration. It keeps bounded reservoirs, so its cost does not grow with a campaign's age.

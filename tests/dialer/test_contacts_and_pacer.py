@@ -17,7 +17,7 @@ from ctilink.dialer.pacer import (
     PacerSnapshot,
     PredictivePacer,
 )
-from ctilink.dialer.policies import AdaptiveDialLevelPacer, PowerPacer, ProgressivePacer
+from ctilink.dialer.policies import AdaptiveDialLevelPacer, LookAheadPacer, PowerPacer, ProgressivePacer
 from ctilink.store.sqlite import SqliteStore
 
 MAP = {"contact_id": "id", "number": "phone", "priority": "prio", "timezone": "tz"}
@@ -127,6 +127,25 @@ def test_baselines_and_line_limit() -> None:
     assert vici.dials_to_place(snap(idle, [], stats, now=0.0)) == 4  # level 1.0 to start
     vici.dials_to_place(snap(idle, [], stats, now=16.0))  # agents sat idle: the level rises
     assert vici.level > 1.0
+
+
+def test_look_ahead_dials_for_the_agents_expected_free_less_the_live_answers_expected() -> None:
+    stats = trained_stats()
+    p_live = stats.outcome_mix()[Outcome.LIVE]
+    idle = [AgentView(AgentPhase.IDLE, 5.0)] * 4
+    assert LookAheadPacer().dials_to_place(snap(idle, [], DialStats())) == 4  # warm-up: progressive
+    assert LookAheadPacer().dials_to_place(snap(idle, [], stats)) == int(4 / p_live)
+    assert LookAheadPacer(aggressiveness=0.5).dials_to_place(snap(idle, [], stats)) == int(2 / p_live)
+    # three live answers waiting take three of the four agents expected free
+    waiting = [DialView(DialPhase.WAITING, 1.0)] * 3
+    assert LookAheadPacer().dials_to_place(snap(idle, waiting, stats)) == int(1 / p_live)
+    # agents in a call are free by the horizon at the mean rate only: about 5 % each here
+    talking = [AgentView(AgentPhase.TALKING, 1.0)] * 10
+    assert LookAheadPacer().dials_to_place(snap(talking, [], stats)) == 1
+    # never under progressive, never over the line limit
+    limited = PacerSnapshot(now=0.0, agents=idle, dials=[], stats=stats, max_lines=2)
+    assert LookAheadPacer(aggressiveness=0.01).dials_to_place(snap(idle, [], stats)) == 4
+    assert LookAheadPacer().dials_to_place(limited) == 2
 
 
 def test_a_bad_hour_does_not_brake_while_the_day_is_far_under_the_cap() -> None:
