@@ -33,6 +33,9 @@ Theory of operation (:class:`PredictivePacer`):
   is at most ``tau``. Averaged over live answers that chance *is* the abandon rate, so ``tau``
   starts at the setpoint; a slow integral controller then corrects ``tau`` from each measured live
   answer (abandoned or not) so the realised rate converges on the setpoint without hand tuning.
+  It learns from every answer that can come from a predicted dial: while predicting and for one
+  dial's lifetime after a fall-back to progressive (ignoring those late abandons kept ``tau``
+  climbing, so the rate rode on the cap instead of the setpoint).
 """
 
 from __future__ import annotations
@@ -308,7 +311,7 @@ class PredictivePacer:
     _log_tau: float | None = None
     _seen_live: int = 0
     _seen_abandons: int = 0
-    _predicting: bool = False
+    _predicted_at: float | None = None  # the last decision that predicted (not progressive)
 
     def tau(self, target: float) -> float:
         setpoint = target * (1.0 - self.safety_margin)
@@ -323,7 +326,7 @@ class PredictivePacer:
         stats = snap.stats
         new_live = stats.live_total - self._seen_live
         new_abandons = stats.abandoned_total - self._seen_abandons
-        if new_live > 0 and self._predicting:
+        if new_live > 0 and self._learning(snap):
             assert self._log_tau is not None
             self._log_tau += self.gain * (setpoint * new_live - new_abandons)
             lo, hi = math.log(max(setpoint / 30.0, 1e-6)), math.log(min(0.5, setpoint * 8.0))
@@ -331,6 +334,16 @@ class PredictivePacer:
             tau = math.exp(self._log_tau)
         self._seen_live, self._seen_abandons = stats.live_total, stats.abandoned_total
         return tau
+
+    def _learning(self, snap: PacerSnapshot) -> bool:
+        """Whether answers settling now can come from dials placed while predicting: until one
+        dial's lifetime (ring timeout, AMD verdict, connect deadline) after the last prediction.
+        Answers of a progressive spell teach nothing about ``tau``; the abandons of aggressive dials
+        that settle after a fall-back to progressive must still lower it."""
+        if self._predicted_at is None:
+            return False
+        lifetime = snap.ring_timeout_s + snap.stats.verdict.quantile(0.9, 0.0) + snap.connect_deadline_s
+        return snap.now - self._predicted_at <= lifetime
 
     def cap_at_risk(self, snap: PacerSnapshot) -> bool:
         stats = snap.stats
@@ -345,7 +358,6 @@ class PredictivePacer:
         tau = self._learn(snap)
         progressive = snap.progressive()
         stats = snap.stats
-        self._predicting = False
         if stats.live_total < self.warmup_live or self.cap_at_risk(snap):
             return progressive
         mix = stats.outcome_mix()
@@ -353,7 +365,7 @@ class PredictivePacer:
         working = snap.agents
         if p_live <= 0.0 or not working:
             return progressive
-        self._predicting = True
+        self._predicted_at = snap.now
         live_ring = stats.ring[Outcome.LIVE]
         # A new dial needs its agent when it is known to be live (ring, then the AMD verdict) and
         # at the latest the connect deadline after that.

@@ -129,23 +129,25 @@ def test_baselines_and_line_limit() -> None:
     assert vici.level > 1.0
 
 
-def test_look_ahead_dials_for_the_agents_expected_free_less_the_live_answers_expected() -> None:
+def test_look_ahead_keeps_the_live_answers_expected_a_margin_under_the_agents_expected_free() -> None:
     stats = trained_stats()
     p_live = stats.outcome_mix()[Outcome.LIVE]
     idle = [AgentView(AgentPhase.IDLE, 5.0)] * 4
     assert LookAheadPacer().dials_to_place(snap(idle, [], DialStats())) == 4  # warm-up: progressive
-    assert LookAheadPacer().dials_to_place(snap(idle, [], stats)) == int(4 / p_live)
-    assert LookAheadPacer(aggressiveness=0.5).dials_to_place(snap(idle, [], stats)) == int(2 / p_live)
-    # three live answers waiting take three of the four agents expected free
+    # no margin: live answers expected up to the four free agents, about 4 / p_live dials
+    assert LookAheadPacer(margin=0.0).dials_to_place(snap(idle, [], stats)) == int(4 / p_live)
+    by_margin = [LookAheadPacer(margin=z).dials_to_place(snap(idle, [], stats)) for z in (0.0, 0.5, 1.0, 2.0)]
+    assert by_margin == sorted(by_margin, reverse=True) and by_margin[0] > by_margin[-1]
+    # three live answers waiting take three of the four free agents
     waiting = [DialView(DialPhase.WAITING, 1.0)] * 3
-    assert LookAheadPacer().dials_to_place(snap(idle, waiting, stats)) == int(1 / p_live)
-    # agents in a call are free by the horizon at the mean rate only: about 5 % each here
+    assert LookAheadPacer(margin=0.0).dials_to_place(snap(idle, waiting, stats)) == int(1 / p_live)
+    # agents in a call are free by the horizon at the mean rate only (about 5 % each here)
     talking = [AgentView(AgentPhase.TALKING, 1.0)] * 10
-    assert LookAheadPacer().dials_to_place(snap(talking, [], stats)) == 1
+    assert LookAheadPacer(margin=0.0).dials_to_place(snap(talking, [], stats)) == 1
     # never under progressive, never over the line limit
+    assert LookAheadPacer(margin=9.0).dials_to_place(snap(idle, [], stats)) == 4
     limited = PacerSnapshot(now=0.0, agents=idle, dials=[], stats=stats, max_lines=2)
-    assert LookAheadPacer(aggressiveness=0.01).dials_to_place(snap(idle, [], stats)) == 4
-    assert LookAheadPacer().dials_to_place(limited) == 2
+    assert LookAheadPacer(margin=0.0).dials_to_place(limited) == 2
 
 
 def test_a_bad_hour_does_not_brake_while_the_day_is_far_under_the_cap() -> None:
@@ -184,3 +186,27 @@ def test_an_amd_verdict_delay_lengthens_the_horizon_agents_may_free_up_in() -> N
     for _ in range(50):
         stats.live_known(8.0)  # each live answer is known 8 s after it is answered
     assert PredictivePacer().dials_to_place(snap(wrapping, [], stats)) > without
+
+
+def test_abandons_settling_after_a_fall_back_still_lower_the_tolerance() -> None:
+    # The dials placed while predicting settle up to one dial's lifetime later, often after the
+    # pacer fell back to progressive: their abandons must count, or tau only ever climbs.
+    stats = trained_stats()
+    pacer = PredictivePacer()
+    idle = [AgentView(AgentPhase.IDLE, 5.0)] * 10
+    assert pacer.dials_to_place(snap(idle, [], stats, now=300.0)) > 10  # predicting
+    before = pacer.tau(0.03)
+    for i in range(7):
+        stats.live_answer(301.0 + i, True)  # 7 / 207: the cap is at risk, so progressive next
+    assert pacer.dials_to_place(snap(idle, [], stats, now=310.0)) == 10
+    first = pacer.tau(0.03)
+    assert first < before
+    stats.live_answer(312.0, True)  # a dial placed at 300 abandons while the pacer is progressive
+    assert pacer.dials_to_place(snap(idle, [], stats, now=315.0)) == 10
+    lowered = pacer.tau(0.03)
+    assert lowered < first
+    # long after the last prediction, answers of the progressive spell teach it nothing
+    for i in range(300):
+        stats.live_answer(400.0 + i, False)
+    pacer.dials_to_place(snap(idle, [], stats, now=10_000.0))
+    assert pacer.tau(0.03) == lowered
