@@ -195,6 +195,8 @@ class Loop:
     def on_machine(self, t: float, ident: int) -> None:
         dial = self.dials.pop(ident)
         self.stats.dial_ended(Outcome.MACHINE, dial.ring)
+        if self.model.machine_abandon_weight:
+            self.stats.counted_machine_hangup(self.model.machine_abandon_weight)
         self.decide(t)
 
     def on_live(self, t: float, ident: int) -> None:
@@ -262,7 +264,7 @@ class Loop:
         rates = [a / live for a, live in self.hourly.values() if live >= MIN_LIVE_PER_HOUR]
         return {
             "occupancy": self.talk_s / self.logged_in_s if self.logged_in_s else 0.0,
-            "abandon_rate": stats.abandons / stats.live_total if stats.live_total else 0.0,
+            "abandon_rate": stats.lifetime_rate(),
             "abandon_rate_worst_hour": max(rates) if rates else None,
             "contacts_per_agent_hour": self.connected_people / (self.n * self.hours),
             "live_answers": stats.live_total,

@@ -61,6 +61,9 @@ class Model:
     login_spread_s: float = 600.0
     deadline_s: float = 2.0
     target: float = 0.03
+    # the share of AMD hang-ups counted as abandons (the campaign's machine_abandon_weight): 0 as
+    # the FCC counts; the estimated false positives' share where the rule counts them (Ofcom)
+    machine_abandon_weight: float = 0.0
 
     @classmethod
     def basic(cls, **kw: object) -> Model:
