@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,13 @@ def recordings() -> Recordings:
 def ctilink_recordings() -> Recordings:
     """ctilink's own daemon connection to a real FreeSWITCH, in the situations where it failed."""
     return Recordings(RECORDINGS_DIR / "esl-ctilink")
+
+
+@pytest.fixture(scope="session")
+def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """One real redis-server for the session's store tests (each test takes a fresh key prefix)."""
+    from redis_servers import start_server, stop
+
+    proc, port = start_server(tmp_path_factory.mktemp("redis"))
+    yield port
+    stop(proc)

@@ -34,6 +34,10 @@ from ctilink.dialer.types import Attempt, Contact
 from ctilink.lists.model import GLOBAL, BlockAction, Entry, EntryKind, ListName
 from ctilink.store.base import ConfigKind, Op, Outcome, Store, StoreError
 from ctilink.store.campaign_records import attempt_record, contact_record
+from ctilink.store.checks import check_kind as _check_kind
+from ctilink.store.checks import dumps as _dumps
+from ctilink.store.checks import positive_limit as _limit
+from ctilink.store.checks import sticky_queue as _sticky_queue
 from ctilink.store.records import (
     DEFAULT_STICKY_TTL,
     AgentProfile,
@@ -50,30 +54,7 @@ from ctilink.store.schema import current_version, migrate
 __all__ = ["SqliteStore"]
 
 Synchronous = Literal["FULL", "NORMAL", "EXTRA"]
-_CONFIG_KINDS = ("queue", "campaign", "agent_session")
 _ENTRY_COLUMNS = "list, scope, kind, number, expires_at, reason, added_by, added_at, priority, target, action, cause"
-
-
-def _dumps(value: dict[str, Any]) -> str:
-    if not isinstance(value, dict):
-        raise TypeError(f"expected a JSON object (dict), got {type(value).__name__}")
-    return orjson.dumps(value).decode()
-
-
-def _sticky_queue(queue: str | None) -> str:
-    return "" if queue is None else check_id("queue", queue)
-
-
-def _check_kind(kind: str) -> str:
-    if kind not in _CONFIG_KINDS:
-        raise ValueError(f"kind: expected one of {', '.join(_CONFIG_KINDS)}, got {kind!r:.40}")
-    return kind
-
-
-def _limit(limit: int) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit: expected a positive integer, got {limit!r:.40}")
-    return limit
 
 
 class SqliteStore(Store):

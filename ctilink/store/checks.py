@@ -1,0 +1,44 @@
+"""Argument checks every store engine shares, so each refuses bad input with the same error.
+
+Rules:
+- Each check names the field in its message and raises ``ValueError`` (``TypeError`` for a
+  value that is not a JSON object), before anything is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ctilink.store.records import check_id
+
+__all__ = ["CONFIG_KINDS", "check_kind", "dumps", "positive_limit", "sticky_queue"]
+
+CONFIG_KINDS = ("queue", "campaign", "agent_session")
+
+
+def dumps(value: dict[str, Any]) -> str:
+    """``value`` as JSON text; it must be a JSON object."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object (dict), got {type(value).__name__}")
+    return orjson.dumps(value).decode()
+
+
+def sticky_queue(queue: str | None) -> str:
+    """The stored form of a sticky queue: ``""`` is the global memory."""
+    return "" if queue is None else check_id("queue", queue)
+
+
+def check_kind(kind: str) -> str:
+    """A configuration kind."""
+    if kind not in CONFIG_KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(CONFIG_KINDS)}, got {kind!r:.40}")
+    return kind
+
+
+def positive_limit(limit: int) -> int:
+    """A result limit: a positive integer."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit: expected a positive integer, got {limit!r:.40}")
+    return limit
