@@ -28,7 +28,16 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from ctilink.core.config import AgentProfile, EngineConfig, QueueConfig
 from ctilink.dialer.campaign import CampaignConfig
@@ -137,11 +146,75 @@ class MetricsConfig(_Model):
         return value
 
 
-class StoreConfig(_Model):
-    """The embedded SQLite store (one file)."""
+def masked_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for logs and ``check-config``)."""
+    from urllib.parse import urlsplit, urlunsplit
 
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+class StoreConfig(_Model):
+    """The store: the embedded SQLite file (the default) or a Redis server / Sentinel service.
+
+    ``url`` may hold a password (``redis://:secret@host:6379/0``, or ``env:NAME``): it is kept as a
+    secret and dumped with the password masked.
+    """
+
+    engine: Literal["sqlite", "redis"] = "sqlite"
     path: str = "ctilink.db"
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    prefix: str = "ctilink:"
+    sentinels: list[str] = Field(default_factory=list)  # "host:port" of each Sentinel; empty: use url
+    service_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _secret(cls, value: object) -> object:
+        return _resolve_secret(value)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: SecretStr) -> SecretStr:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("redis", "rediss", "unix") or (parts.scheme != "unix" and not parts.hostname):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_serializer("url")
+    def _masked(self, value: SecretStr) -> str:
+        return masked_url(value.get_secret_value())
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        from ctilink.store.checks import check_prefix
+
+        return check_prefix(value)
+
+    @field_validator("sentinels")
+    @classmethod
+    def _sentinels(cls, value: list[str]) -> list[str]:
+        for item in value:
+            Listen.parse(item)
+        return value
+
+    @model_validator(mode="after")
+    def _sentinel_service(self) -> StoreConfig:
+        if bool(self.sentinels) != (self.service_name is not None):
+            raise ValueError("sentinels and service_name go together: give both or neither")
+        return self
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """``sentinels`` as (host, port) pairs."""
+        return [(a.host, a.port) for a in map(Listen.parse, self.sentinels)]
 
 
 class LoggingConfig(_Model):

@@ -65,7 +65,8 @@ from ctilink.service.sessions import load_sessions
 from ctilink.service.sse import AgentRouter, EventHub
 from ctilink.service.switchlink import NodeLink, Switchboard
 from ctilink.service.webhooks import WebhookService
-from ctilink.store import SqliteStore, StoreWriter
+from ctilink.store import Store, StoreWriter
+from ctilink.store.factory import open_store
 
 log = structlog.get_logger("ctilink.daemon")
 
@@ -101,7 +102,7 @@ class Daemon:
         *,
         registry: CollectorRegistry | None = None,
         callbacks: Callbacks | None = None,
-        store: SqliteStore | None = None,
+        store: Store | None = None,
         dialer: Dialer | None = None,
     ) -> None:
         self.config = config
@@ -163,7 +164,7 @@ class Daemon:
             raise ValueError("nodes: at least one FreeSWITCH node is needed to run live (or use `ctilink demo`)")
         engine, dialer = build_engine(config)  # before the store: a refused engine leaves no file behind
         dialer.hold_until_resynced()  # no dial before the event socket is up and resynced
-        store = SqliteStore(config.store.path, synchronous=config.store.synchronous)
+        store = open_store(config.store)
         daemon = cls(config, engine, registry=registry, store=store, dialer=dialer)
         now = time.time()
         daemon.load_state(now)
@@ -411,12 +412,12 @@ class Daemon:
         if self.store is None:
             return 0
         now = time.time()
-        path = self.config.store.path
+        store_config = self.config.store
 
         def read() -> list[Entry]:
-            # A connection of its own, in a thread: WAL lets it read while the writer commits, and a
-            # million entries never stall the hub.
-            reader = SqliteStore(path)
+            # A connection of its own, in a thread: WAL (or Redis) lets it read while the writer
+            # commits, and a million entries never stall the hub.
+            reader = open_store(store_config)
             try:
                 return reader.load_list_entries(now=now)
             finally:

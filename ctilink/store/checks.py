@@ -7,15 +7,17 @@ Rules:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 
 from ctilink.store.records import check_id
 
-__all__ = ["CONFIG_KINDS", "check_kind", "dumps", "positive_limit", "sticky_queue"]
+__all__ = ["CONFIG_KINDS", "check_kind", "check_prefix", "dumps", "positive_limit", "sticky_queue"]
 
 CONFIG_KINDS = ("queue", "campaign", "agent_session")
+_PREFIX = re.compile(r"^[A-Za-z0-9_.:{}-]{1,64}$")
 
 
 def dumps(value: dict[str, Any]) -> str:
@@ -42,3 +44,10 @@ def positive_limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit: expected a positive integer, got {limit!r:.40}")
     return limit
+
+
+def check_prefix(prefix: object) -> str:
+    """A Redis key prefix: 1-64 characters of letters, digits and ``_.:{}-``."""
+    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
+        raise ValueError(f"prefix: expected 1-64 characters of A-Z a-z 0-9 _ . : {{ }} -, got {prefix!r:.40}")
+    return prefix

@@ -17,7 +17,6 @@ Rules:
 from __future__ import annotations
 
 import base64
-import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -36,7 +35,7 @@ from ctilink.dialer.types import Attempt, Contact
 from ctilink.lists.model import GLOBAL, BlockAction, Entry, EntryKind, ListName
 from ctilink.store.base import ConfigKind, Op, Outcome, Store, StoreError
 from ctilink.store.campaign_records import attempt_record, contact_record
-from ctilink.store.checks import check_kind, dumps, positive_limit, sticky_queue
+from ctilink.store.checks import check_kind, check_prefix, dumps, positive_limit, sticky_queue
 from ctilink.store.records import (
     DEFAULT_STICKY_TTL,
     AgentProfile,
@@ -56,7 +55,6 @@ __all__ = ["REDIS_SCHEMA_VERSION", "ConstraintError", "RedisStore", "check_prefi
 #: Version of the key layout this code writes.
 REDIS_SCHEMA_VERSION = 1
 _RETRIES = 20
-_PREFIX = re.compile(r"^[A-Za-z0-9_.:{}-]{1,64}$")
 _T = TypeVar("_T")
 _ALL: tuple[float, bool] = (float("-inf"), True)
 _TOP: tuple[float, bool] = (float("inf"), True)
@@ -64,13 +62,6 @@ _TOP: tuple[float, bool] = (float("inf"), True)
 
 class ConstraintError(StoreError):
     """A write would break a relation the store keeps (an attempt for a contact that does not exist)."""
-
-
-def check_prefix(prefix: object) -> str:
-    """A key prefix: 1-64 characters of letters, digits and ``_.:{}-``."""
-    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
-        raise ValueError(f"prefix: expected 1-64 characters of A-Z a-z 0-9 _ . : {{ }} -, got {prefix!r:.40}")
-    return prefix
 
 
 def _q(*parts: str) -> str:
