@@ -3,8 +3,8 @@
 Rules:
 - Every key starts with a configurable prefix (default ``ctilink:``) so tenants can share one
   Redis; user values inside key names are percent-encoded, so no value can reach another key.
-- Values are JSON (orjson), never pickle: the data comes from outside. Webhook payloads are
-  base64 inside their JSON.
+- Values are JSON (orjson), never pickle: the data comes from outside; their spelling is in
+  :mod:`ctilink.store.redis_codec`.
 - A write method outside a batch is one :class:`~ctilink.store.redis_tx.RedisTx` (WATCH, reads,
   one MULTI/EXEC); :meth:`RedisStore.run_batch` runs every op in one RedisTx with a savepoint
   layer per op, so the batch commits all-or-nothing while a failing op is dropped on its own.
@@ -16,11 +16,9 @@ Rules:
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import orjson
 import redis
@@ -32,7 +30,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from ctilink.dialer.types import Attempt, Contact
-from ctilink.lists.model import GLOBAL, BlockAction, Entry, EntryKind, ListName
+from ctilink.lists.model import GLOBAL, Entry, EntryKind, ListName
 from ctilink.store.base import ConfigKind, Op, Outcome, Store, StoreError
 from ctilink.store.campaign_records import attempt_record, contact_record
 from ctilink.store.checks import check_kind, check_prefix, dumps, positive_limit, sticky_queue
@@ -47,7 +45,14 @@ from ctilink.store.records import (
     check_id,
     check_time,
 )
-from ctilink.store.redis_tx import Bound, RedisTx
+from ctilink.store.redis_codec import entry as _entry
+from ctilink.store.redis_codec import entry_json as _entry_json
+from ctilink.store.redis_codec import key_part as _q
+from ctilink.store.redis_codec import loads as _loads
+from ctilink.store.redis_codec import outbox as _outbox
+from ctilink.store.redis_codec import outbox_json as _outbox_json
+from ctilink.store.redis_codec import text_or_zero
+from ctilink.store.redis_tx import Bound, RedisTx, first_by_order
 from ctilink.store.schema import SchemaTooNewError
 
 __all__ = ["REDIS_SCHEMA_VERSION", "ConstraintError", "RedisStore", "check_prefix"]
@@ -62,62 +67,6 @@ _TOP: tuple[float, bool] = (float("inf"), True)
 
 class ConstraintError(StoreError):
     """A write would break a relation the store keeps (an attempt for a contact that does not exist)."""
-
-
-def _q(*parts: str) -> str:
-    return ":".join(quote(p, safe="") for p in parts)
-
-
-def _loads(value: str) -> Any:
-    return orjson.loads(value)
-
-
-def _entry_json(e: Entry) -> str:
-    return orjson.dumps(
-        [
-            e.list_name.value,
-            e.scope,
-            e.kind.value,
-            e.number,
-            e.expires_at,
-            e.reason,
-            e.added_by,
-            e.added_at,
-            e.priority,
-            e.target,
-            e.action.value if e.action else None,
-            e.cause,
-        ]
-    ).decode()
-
-
-def _entry(value: str) -> Entry:
-    r = _loads(value)
-    return Entry(
-        list_name=ListName(r[0]),
-        scope=r[1],
-        kind=EntryKind(r[2]),
-        number=r[3],
-        expires_at=r[4],
-        reason=r[5],
-        added_by=r[6],
-        added_at=r[7],
-        priority=r[8],
-        target=r[9],
-        action=BlockAction(r[10]) if r[10] else None,
-        cause=r[11],
-    )
-
-
-def _outbox_json(i: OutboxItem) -> str:
-    payload = base64.b64encode(i.payload).decode()
-    row = [i.event_id, i.endpoint, payload, i.created_at, i.next_attempt_at, i.attempts, i.last_error, i.dead]
-    return orjson.dumps(row).decode()
-
-
-def _outbox(value: str) -> OutboxItem:
-    r = _loads(value)
-    return OutboxItem(r[0], r[1], base64.b64decode(r[2]), r[3], r[4], r[5], r[6], bool(r[7]))
 
 
 class RedisStore(Store):
@@ -247,31 +196,6 @@ class RedisStore(Store):
             if self._client is not None and self._owns:
                 self._client.close()
             self._client = None
-
-    def _ordered(
-        self,
-        tx: RedisTx,
-        index: str,
-        span: tuple[Bound, Bound],
-        *,
-        desc: bool,
-        limit: int,
-        load: Callable[[list[str]], list[_T | None]],
-        keep: Callable[[_T], bool],
-        order: Callable[[_T], Any],
-    ) -> list[_T]:
-        """The first ``limit`` items by ``order`` (whose first term is the index score)."""
-        found: list[tuple[float, _T]] = []
-        page, start = max(limit, 100), 0
-        while True:
-            members = tx.zrange(index, span[0], span[1], desc=desc, start=start, num=page)
-            start += len(members)
-            items = load([m for m, _ in members])
-            found += [(s, i) for (_, s), i in zip(members, items, strict=True) if i is not None and keep(i)]
-            found.sort(key=lambda si: order(si[1]))
-            # Past the limit-th item's score nothing further can sort before it (ties need reading).
-            if len(members) < page or (len(found) >= limit and found[limit - 1][0] != members[-1][1]):
-                return [i for _, i in found[:limit]]
 
     # -- number lists --------------------------------------------------------------------------
     def put_list_entries(self, entries: Iterable[Entry]) -> int:
@@ -495,7 +419,7 @@ class RedisStore(Store):
             def load(ids: list[str]) -> list[CallRecord | None]:
                 return [None if r is None else self._call(r) for r in tx.hmget(self._k("calls"), ids)]
 
-            return self._ordered(
+            return first_by_order(
                 tx,
                 index,
                 span,
@@ -547,7 +471,7 @@ class RedisStore(Store):
                     for i, r in zip(ids, raws, strict=True)
                 ]
 
-            return self._ordered(
+            return first_by_order(
                 tx,
                 table + ":order",
                 (_ALL, _TOP),
@@ -619,7 +543,7 @@ class RedisStore(Store):
             def load(fields: list[str]) -> list[OutboxItem | None]:
                 return [None if r is None else _outbox(r) for r in tx.hmget(self._k("outbox"), fields)]
 
-            return self._ordered(
+            return first_by_order(
                 tx, self._k("outbox", index), span, desc=False, limit=count, load=load, keep=lambda i: True, order=order
             )
 
@@ -675,10 +599,3 @@ class RedisStore(Store):
             return OutboxItem(i.event_id, i.endpoint, i.payload, i.created_at, at, i.attempts, i.last_error, False)
 
         return self._outbox_update(event_id, endpoint, dead=True, change=change)
-
-
-def text_or_zero(value: object) -> str:
-    """A version reply as text (``0`` when the key is missing)."""
-    if value is None:
-        return "0"
-    return value.decode() if isinstance(value, bytes) else str(value)

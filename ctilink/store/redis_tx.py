@@ -10,16 +10,20 @@ Rules:
   layer of writes: a failing operation's layer is dropped, the others still commit.
 - The buffered writes are final values (HSET/HDEL, ZADD/ZREM), never increments, so replaying a
   commit after a dropped connection is harmless.
+- :func:`first_by_order` pages through a sorted-set index and stops as soon as no further member
+  can sort before the last one kept, so a ``limit`` reads about ``limit`` records, ties included.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-__all__ = ["Bound", "RedisTx", "text"]
+__all__ = ["Bound", "RedisTx", "first_by_order", "text"]
 
 #: A score bound: (value, inclusive).
 Bound = tuple[float, bool]
+_T = TypeVar("_T")
 _Layer = dict[tuple[str, str, str], Any]  # (kind "h"/"z", key, member) -> value, None = deleted
 
 
@@ -167,3 +171,28 @@ class RedisTx:
             else:
                 self._conn.zadd(key, {member: value})
         self._conn.execute()
+
+
+def first_by_order(
+    tx: RedisTx,
+    index: str,
+    span: tuple[Bound, Bound],
+    *,
+    desc: bool,
+    limit: int,
+    load: Callable[[list[str]], list[_T | None]],
+    keep: Callable[[_T], bool],
+    order: Callable[[_T], Any],
+) -> list[_T]:
+    """The first ``limit`` items by ``order`` (whose first term is the index score)."""
+    found: list[tuple[float, _T]] = []
+    page, start = max(limit, 100), 0
+    while True:
+        members = tx.zrange(index, span[0], span[1], desc=desc, start=start, num=page)
+        start += len(members)
+        items = load([m for m, _ in members])
+        found += [(s, i) for (_, s), i in zip(members, items, strict=True) if i is not None and keep(i)]
+        found.sort(key=lambda si: order(si[1]))
+        # Past the limit-th item's score nothing further can sort before it (ties need reading).
+        if len(members) < page or (len(found) >= limit and found[limit - 1][0] != members[-1][1]):
+            return [i for _, i in found[:limit]]
