@@ -1,6 +1,7 @@
-"""Persistence: the :class:`Store` interface, the SQLite engine and the batching writer."""
+"""Persistence: the :class:`Store` interface, the SQLite and Redis engines and the batching writer."""
 
 from ctilink.store.base import WRITE_METHODS, Store, StoreError
+from ctilink.store.factory import open_store
 from ctilink.store.records import (
     DEFAULT_STICKY_TTL,
     AgentProfile,
@@ -10,6 +11,7 @@ from ctilink.store.records import (
     OutboxItem,
     StickyRecord,
 )
+from ctilink.store.redis_store import ConstraintError, RedisStore
 from ctilink.store.schema import LATEST_VERSION, SchemaTooNewError
 from ctilink.store.sqlite import SqliteStore
 from ctilink.store.writer import StoreWriter
@@ -22,11 +24,14 @@ __all__ = [
     "CallRecord",
     "CampaignAttempt",
     "CampaignContact",
+    "ConstraintError",
     "OutboxItem",
+    "RedisStore",
     "SchemaTooNewError",
     "SqliteStore",
     "StickyRecord",
     "Store",
     "StoreError",
     "StoreWriter",
+    "open_store",
 ]

@@ -122,8 +122,11 @@ class RedisStore(Store):
 
     def _check_schema(self, client: redis.Redis) -> None:
         key = self._k("schema")
-        client.set(key, REDIS_SCHEMA_VERSION, nx=True)
-        found = int(text_or_zero(client.get(key)))
+        try:
+            client.set(key, REDIS_SCHEMA_VERSION, nx=True)
+            found = int(text_or_zero(client.get(key)))
+        except redis.RedisError as exc:
+            raise StoreError(f"redis: {exc}") from exc
         if found > REDIS_SCHEMA_VERSION:
             raise SchemaTooNewError(found, REDIS_SCHEMA_VERSION)
 
