@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 import orjson
 
-from ctilink.lists.model import BlockAction, Entry, EntryKind, ListName
+from ctilink.lists.model import Entry
+from ctilink.store.checks import entry_from_row, entry_row
 from ctilink.store.records import OutboxItem
 
 __all__ = ["entry", "entry_json", "key_part", "loads", "outbox", "outbox_json", "text_or_zero"]
@@ -30,40 +31,11 @@ def loads(value: str) -> Any:
 
 
 def entry_json(e: Entry) -> str:
-    return orjson.dumps(
-        [
-            e.list_name.value,
-            e.scope,
-            e.kind.value,
-            e.number,
-            e.expires_at,
-            e.reason,
-            e.added_by,
-            e.added_at,
-            e.priority,
-            e.target,
-            e.action.value if e.action else None,
-            e.cause,
-        ]
-    ).decode()
+    return orjson.dumps(list(entry_row(e))).decode()
 
 
 def entry(value: str) -> Entry:
-    r = loads(value)
-    return Entry(
-        list_name=ListName(r[0]),
-        scope=r[1],
-        kind=EntryKind(r[2]),
-        number=r[3],
-        expires_at=r[4],
-        reason=r[5],
-        added_by=r[6],
-        added_at=r[7],
-        priority=r[8],
-        target=r[9],
-        action=BlockAction(r[10]) if r[10] else None,
-        cause=r[11],
-    )
+    return entry_from_row(loads(value))
 
 
 def outbox_json(i: OutboxItem) -> str:

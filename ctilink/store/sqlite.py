@@ -31,11 +31,12 @@ from typing import Any, Literal
 import orjson
 
 from ctilink.dialer.types import Attempt, Contact
-from ctilink.lists.model import GLOBAL, BlockAction, Entry, EntryKind, ListName
+from ctilink.lists.model import GLOBAL, Entry, EntryKind, ListName
 from ctilink.store.base import ConfigKind, Op, Outcome, Store, StoreError
 from ctilink.store.campaign_records import attempt_record, contact_record
 from ctilink.store.checks import check_kind as _check_kind
 from ctilink.store.checks import dumps as _dumps
+from ctilink.store.checks import entry_from_row, entry_row
 from ctilink.store.checks import positive_limit as _limit
 from ctilink.store.checks import sticky_queue as _sticky_queue
 from ctilink.store.records import (
@@ -168,24 +169,7 @@ class SqliteStore(Store):
     def put_list_entries(self, entries: Iterable[Entry]) -> int:
         rows = []
         for e in entries:
-            if not isinstance(e, Entry):
-                raise TypeError(f"expected Entry, got {type(e).__name__}")
-            rows.append(
-                (
-                    e.list_name.value,
-                    e.scope,
-                    e.kind.value,
-                    e.number,
-                    e.expires_at,
-                    e.reason,
-                    e.added_by,
-                    e.added_at,
-                    e.priority,
-                    e.target,
-                    e.action.value if e.action else None,
-                    e.cause,
-                )
-            )
+            rows.append(entry_row(e))
         with self._tx() as conn:
             conn.executemany(
                 f"INSERT OR REPLACE INTO list_entries ({_ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows
@@ -208,23 +192,7 @@ class SqliteStore(Store):
             args = (now,)
         with self._read() as conn:
             rows = conn.execute(sql, args).fetchall()
-        return [
-            Entry(
-                list_name=ListName(r[0]),
-                scope=r[1],
-                kind=EntryKind(r[2]),
-                number=r[3],
-                expires_at=r[4],
-                reason=r[5],
-                added_by=r[6],
-                added_at=r[7],
-                priority=r[8],
-                target=r[9],
-                action=BlockAction(r[10]) if r[10] else None,
-                cause=r[11],
-            )
-            for r in rows
-        ]
+        return [entry_from_row(r) for r in rows]
 
     def purge_expired_list_entries(self, now: float) -> int:
         with self._tx() as conn:
